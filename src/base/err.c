@@ -1,0 +1,47 @@
+/* Error reporting: formatted one-line messages carried in caller-owned tl_err values. */
+#include "base/err.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tl_errf(tl_err *e, const char *fmt, ...) {
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int tl_err_wrap(tl_err *e, const char *fmt, ...) {
+    if (!e) return -1;
+    char prefix[256], old[sizeof e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    size_t n = strlen(prefix);
+    if (n > sizeof e->msg - 3) n = sizeof e->msg - 3;
+    memcpy(e->msg, prefix, n);
+    memcpy(e->msg + n, ": ", 2);
+    size_t rest = sizeof e->msg - n - 3, m = strlen(old);
+    if (m > rest) m = rest;
+    memcpy(e->msg + n + 2, old, m);
+    e->msg[n + 2 + m] = 0;
+    return -1;
+}
+
+void *tl_calloc(size_t count, size_t size, tl_err *e) {
+    if (size && count > SIZE_MAX / size) {
+        tl_errf(e, "allocation of %zu x %zu bytes overflows", count, size);
+        return NULL;
+    }
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) tl_errf(e, "out of memory allocating %zu bytes", count * size);
+    return p;
+}

@@ -1,0 +1,23 @@
+/* Error reporting: functions that can fail on outside input take a `tl_err *` and return 0 or -1.
+ *
+ * The message names the file or field and the problem, in one line, ready for the CLI to print
+ * as `tinyllm: <message>`. There is no global error state: each caller owns its tl_err. */
+#ifndef TL_BASE_ERR_H
+#define TL_BASE_ERR_H
+
+#include <stddef.h>
+
+typedef struct tl_err {
+    char msg[768];
+} tl_err;
+
+/* Sets e->msg from a printf format (e may be NULL) and returns -1, so `return tl_errf(...)`. */
+int tl_errf(tl_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prefixes an existing message with more context: "ctx: old message". Returns -1. */
+int tl_err_wrap(tl_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* calloc that reports failure (and count*size overflow) through e instead of returning silently. */
+void *tl_calloc(size_t count, size_t size, tl_err *e);
+
+#endif

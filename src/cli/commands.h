@@ -1,0 +1,11 @@
+/* The subcommands of `tinyllm`; each lives in src/cli/cmd_<name>.c and returns the exit code. */
+#ifndef TL_CLI_COMMANDS_H
+#define TL_CLI_COMMANDS_H
+
+int tl_cmd_tokenizer(int argc, char **argv);
+int tl_cmd_prepare(int argc, char **argv);
+int tl_cmd_pretrain(int argc, char **argv);
+int tl_cmd_run(int argc, char **argv);
+int tl_cmd_demo(int argc, char **argv);
+
+#endif

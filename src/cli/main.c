@@ -1,0 +1,35 @@
+/* `tinyllm`: the one entry point; dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"demo", tl_cmd_demo, "prepare an embedded corpus, pretrain a small GPT-2 on the CPU, sample from it"},
+    {"tokenizer", tl_cmd_tokenizer, "encode text to token ids or decode ids to text (GPT-2 BPE)"},
+    {"prepare", tl_cmd_prepare, "tokenize text / JSONL into train and val token shards"},
+    {"pretrain", tl_cmd_pretrain, "train a GPT-2 from scratch (or resume) on token shards"},
+    {"run", tl_cmd_run, "generate text from a checkpoint"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: tinyllm <command> [options]   (tinyllm <command> --help for each)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tinyllm: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,2 @@
+/* placeholder: replaced by the stage's implementation */
+#include "data/shard.h"

@@ -1,0 +1,40 @@
+/* Byte-level BPE tokenizer (GPT-2's): byte -> unicode mapping, GPT-2 pre-tokenization, rank-ordered
+ * merges. Token ids are byte-identical to tiktoken's `gpt2` encoding.
+ *
+ * A tl_bpe is immutable once loaded: encode/decode may run concurrently from many threads.
+ * Loaders: GPT-2's encoder.json + vocab.bpe (here); the GGUF vocabulary and our trained BPE
+ * arrive with later stages through the same tl_bpe (built from a token list + merge list). */
+#ifndef TL_TOKENIZER_BPE_H
+#define TL_TOKENIZER_BPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/vec.h"
+
+typedef struct tl_bpe tl_bpe;
+
+/* Loads GPT-2's encoder.json (token string -> id, in GPT-2's byte-to-unicode alphabet) and
+ * vocab.bpe ("#version" line + one "a b" merge per line). Hostile input: every malformed entry is
+ * an error naming the file and entry. */
+int tl_bpe_load_gpt2(tl_bpe **out, const char *encoder_json, const char *vocab_bpe, tl_err *e);
+/* The same from the data directory ($TINYLLM_DATA or ~/.cache/tinyllm, subfolder gpt2/); the error
+ * says to run scripts/install-deps when the files are missing. */
+int tl_bpe_load_gpt2_default(tl_bpe **out, tl_err *e);
+void tl_bpe_free(tl_bpe *t);
+
+/* Number of token ids (50257 for GPT-2, including <|endoftext|>). */
+int tl_bpe_vocab_size(const tl_bpe *t);
+/* The end-of-text id (50256 for GPT-2). */
+int tl_bpe_eot(const tl_bpe *t);
+
+/* Appends the ids of `len` arbitrary bytes (need not be valid UTF-8; special-token text like
+ * "<|endoftext|>" is encoded as ordinary text). */
+int tl_bpe_encode(const tl_bpe *t, const char *text, size_t len, tl_ivec *out, tl_err *e);
+/* Appends the bytes of the given ids; an id out of range is an error. */
+int tl_bpe_decode(const tl_bpe *t, const int32_t *ids, size_t n, tl_buf *out, tl_err *e);
+/* The bytes of one id (not NUL-terminated); NULL for an id out of range. */
+const char *tl_bpe_token(const tl_bpe *t, int id, size_t *len);
+
+#endif
