@@ -45,7 +45,10 @@ static void progress_print(tl_progress *p, uint64_t done, const char *extra, int
     else if (r >= 1e3) r /= 1e3, scale = "k";
     char line[512];
     int pct = p->total ? (int)(100.0 * (double)done / (double)p->total) : 0;
-    if (final)
+    if (!p->total && !final)
+        snprintf(line, sizeof line, "%s: %llu %s | %.1f %s%s/s%s%s", p->what, (unsigned long long)done, p->unit, r,
+                 scale, p->unit, extra ? " | " : "", extra ? extra : "");
+    else if (final)
         snprintf(line, sizeof line, "%s: %llu %s in %s (%.1f %s%s/s)%s%s", p->what, (unsigned long long)done,
                  p->unit, elapsed, r, scale, p->unit, extra ? " " : "", extra ? extra : "");
     else

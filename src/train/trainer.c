@@ -1,0 +1,267 @@
+/* The training loop: data -> forward/backward -> clip -> AdamW, with eval, samples, checkpoints. */
+#include "train/trainer.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/rng.h"
+#include "data/loader.h"
+#include "model/gpt2.h"
+#include "train/adamw.h"
+#include "train/checkpoint.h"
+#include "train/generate.h"
+
+#define MAX_CONSECUTIVE_SKIPS 10
+
+/* Drops metrics lines of steps after `step` (they were written before a crash and will be
+ * written again), so the resumed log reads as one uninterrupted run. */
+static int truncate_log(const char *path, uint64_t step, tl_err *e) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    tl_afile af;
+    if (tl_afile_open(&af, path, e)) {
+        fclose(f);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while (!rc && (n = getline(&line, &cap, f)) > 0) {
+        json_t *j = json_loadb(line, (size_t)n, 0, NULL);
+        json_t *s = json_object_get(j, "step");
+        int keep = !json_is_integer(s) || json_integer_value(s) <= (json_int_t)step;
+        json_decref(j);
+        if (!j) break; /* a torn last line from the crash */
+        if (keep) rc = tl_afile_write(&af, line, (size_t)n, e);
+    }
+    free(line);
+    fclose(f);
+    if (rc) {
+        tl_afile_abort(&af);
+        return -1;
+    }
+    return tl_afile_commit(&af, e);
+}
+
+typedef struct trainer {
+    const tl_train_opts *o;
+    tl_gpt2 m;
+    tl_adamw opt;
+    tl_loader train, val;
+    int have_val, accum, eval_batches;
+    tl_train_state st;
+    tl_rng rng;
+    tl_jsonl log;
+} trainer;
+
+static int evaluate(trainer *t, double *loss, tl_err *e) {
+    if (tl_loader_seek(&t->val, (tl_loader_pos){0, 0, 0}, e)) return -1;
+    double sum = 0;
+    for (int i = 0; i < t->eval_batches; i++) {
+        tl_loader_next(&t->val);
+        if (tl_gpt2_forward(&t->m, t->val.inputs, t->val.targets, t->o->batch_size, t->o->seq_len, e)) return -1;
+        sum += t->m.mean_loss;
+    }
+    *loss = sum / t->eval_batches;
+    return 0;
+}
+
+typedef struct sample_ctx {
+    const tl_bpe *bpe;
+    tl_buf text;
+} sample_ctx;
+
+static int sample(trainer *t, tl_err *e) {
+    const tl_train_opts *o = t->o;
+    tl_sampler s;
+    if (tl_sampler_init(&s, t->m.cfg.vocab, 1.0f, 40, 1.0f, 0.0f, tl_rng_u64(&t->rng), e)) return -1;
+    int32_t start = tl_bpe_eot(o->bpe);
+    tl_ivec ids = {0};
+    tl_buf text = {0};
+    int n = o->sample_tokens < t->m.cfg.n_ctx - 1 ? o->sample_tokens : t->m.cfg.n_ctx - 1;
+    int rc = tl_generate(&t->m, &s, &start, 1, n, start, &ids, NULL, NULL, e);
+    if (!rc) rc = tl_bpe_decode(o->bpe, ids.v, ids.n, &text, e);
+    if (!rc) {
+        json_t *j = json_stringn(text.p ? text.p : "", text.n);
+        char *js = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+        if (js) tl_jsonl_write(&t->log, "\"type\":\"sample\",\"step\":%llu,\"text\":%s", (unsigned long long)t->st.step, js);
+        fprintf(stderr, "\n--- sample at step %llu ---\n%.*s\n---\n", (unsigned long long)t->st.step, (int)text.n,
+                text.p ? text.p : "");
+        free(js);
+        json_decref(j);
+    }
+    tl_ivec_free(&ids);
+    tl_buf_free(&text);
+    tl_sampler_free(&s);
+    return rc;
+}
+
+static int check_resume_settings(const tl_train_state *st, const tl_train_opts *o, const char *dir, tl_err *e) {
+    if (st->batch_size != o->batch_size || st->seq_len != o->seq_len || st->total_batch != o->total_batch ||
+        st->seed != (uint64_t)o->seed)
+        return tl_errf(e,
+                       "%s: the checkpoint was trained with --batch-size %d --seq-len %d --total-batch %lld --seed "
+                       "%llu; resume with the same settings or use a new --out",
+                       dir, st->batch_size, st->seq_len, st->total_batch, (unsigned long long)st->seed);
+    if (strcmp(st->tokenizer, o->tokenizer))
+        return tl_errf(e, "%s: the checkpoint uses tokenizer '%s', the data '%s'", dir, st->tokenizer, o->tokenizer);
+    return 0;
+}
+
+static int setup(trainer *t, tl_err *e) {
+    const tl_train_opts *o = t->o;
+    long long bt = (long long)o->batch_size * o->seq_len;
+    if (o->batch_size < 1 || o->seq_len < 2) return tl_errf(e, "--batch-size must be >= 1 and --seq-len >= 2");
+    if (o->total_batch % bt) return tl_errf(e, "--total-batch %lld is not a multiple of --batch-size x --seq-len = %lld", o->total_batch, bt);
+    if (o->steps < 1) return tl_errf(e, "--steps must be >= 1");
+    if (strcmp(o->on_nonfinite, "skip") && strcmp(o->on_nonfinite, "stop"))
+        return tl_errf(e, "--on-nonfinite must be 'skip' or 'stop', not '%s'", o->on_nonfinite);
+    t->accum = (int)(o->total_batch / bt);
+    if (tl_mkdir_p(o->out_dir, e)) return -1;
+
+    char latest[4200] = "";
+    int have_ckpt = 0;
+    if (o->resume) {
+        int r = tl_ckpt_latest(o->out_dir, latest, sizeof latest, e);
+        if (r < 0) return -1;
+        have_ckpt = r == 0;
+        if (!have_ckpt) fprintf(stderr, "resume: no checkpoint in %s yet, starting from scratch\n", o->out_dir);
+    } else if (tl_ckpt_latest(o->out_dir, latest, sizeof latest, e) == 0) {
+        return tl_errf(e, "%s already holds a run (%s); pass --resume to continue it or choose another --out",
+                       o->out_dir, latest);
+    }
+    t->opt = (tl_adamw){.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .weight_decay = o->weight_decay};
+    if (have_ckpt) {
+        if (tl_ckpt_load(latest, &t->m, &t->opt, &t->st, e)) return -1;
+        if (check_resume_settings(&t->st, o, latest, e)) return -1;
+        if (t->m.cfg.vocab != o->vocab)
+            return tl_errf(e, "%s: model vocabulary %d differs from the data's %d", latest, t->m.cfg.vocab, o->vocab);
+        t->st.steps = o->steps;
+        fprintf(stderr, "resume: %s (step %llu)\n", latest, (unsigned long long)t->st.step);
+    } else {
+        tl_gpt2_config c;
+        if (tl_gpt2_config_make(&c, o->model, o->seq_len, o->vocab, e)) return -1;
+        if (tl_gpt2_init(&t->m, &c, e)) return -1;
+        tl_gpt2_init_weights(&t->m, (uint64_t)o->seed);
+        if (tl_adamw_init(&t->opt, t->m.n_params, o->beta1, o->beta2, o->eps, o->weight_decay, e)) return -1;
+        tl_rng r;
+        tl_rng_seed(&r, (uint64_t)o->seed + 1);
+        t->st = (tl_train_state){.rng_state = r.state, .seed = (uint64_t)o->seed, .batch_size = o->batch_size,
+                                 .seq_len = o->seq_len, .total_batch = o->total_batch, .steps = o->steps};
+        snprintf(t->st.tokenizer, sizeof t->st.tokenizer, "%s", o->tokenizer);
+    }
+    if (o->seq_len > t->m.cfg.n_ctx) return tl_errf(e, "--seq-len %d exceeds the model's context %d", o->seq_len, t->m.cfg.n_ctx);
+    t->rng.state = t->st.rng_state;
+    if (tl_loader_init(&t->train, o->train, "train", o->batch_size, o->seq_len, o->vocab, e)) return -1;
+    if (have_ckpt && tl_loader_seek(&t->train, t->st.data, e)) return tl_err_wrap(e, "%s", latest);
+    if (o->val && o->eval_every > 0) {
+        if (tl_loader_init(&t->val, o->val, "val", o->batch_size, o->seq_len, o->vocab, e)) return -1;
+        t->have_val = 1;
+        uint64_t fit = tl_loader_total_tokens(&t->val) / ((uint64_t)bt + 1);
+        t->eval_batches = (int)((uint64_t)o->eval_batches < fit ? (uint64_t)o->eval_batches : fit);
+        if (t->eval_batches < 1) t->eval_batches = 1;
+    }
+    char logpath[4200];
+    snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", o->out_dir);
+    if (have_ckpt && truncate_log(logpath, t->st.step, e)) return -1;
+    if (tl_jsonl_open(&t->log, logpath, have_ckpt, e)) return -1;
+
+    uint64_t tokens = tl_loader_total_tokens(&t->train);
+    fprintf(stderr,
+            "model: %s  layers %d  heads %d  embd %d  ctx %d  vocab %d (padded %d)  params %.2fM\n"
+            "batch: %d x %d tokens, %d micro-batches -> %lld tokens/step; %d steps = %.1fM tokens = %.2f epochs of %.2fM\n",
+            o->model, t->m.cfg.n_layer, t->m.cfg.n_head, t->m.cfg.n_embd, t->m.cfg.n_ctx, t->m.cfg.vocab,
+            t->m.cfg.padded_vocab, (double)t->m.n_params / 1e6, o->batch_size, o->seq_len, t->accum, o->total_batch,
+            o->steps, (double)o->total_batch * o->steps / 1e6, (double)o->total_batch * o->steps / (double)tokens,
+            (double)tokens / 1e6);
+    return 0;
+}
+
+static int save(trainer *t, tl_err *e) {
+    t->st.data = t->train.pos;
+    t->st.rng_state = t->rng.state;
+    return tl_ckpt_save(t->o->out_dir, &t->m, &t->opt, &t->st, t->o->keep, e);
+}
+
+static int train_loop(trainer *t, tl_err *e) {
+    const tl_train_opts *o = t->o;
+    tl_progress prog;
+    tl_progress_init(&prog, "train", "step", (uint64_t)o->steps);
+    double val_loss = NAN;
+    int consecutive_skips = 0;
+    uint64_t start_step = t->st.step;
+    if (t->have_val && start_step == 0) {
+        if (evaluate(t, &val_loss, e)) return -1;
+        tl_jsonl_write(&t->log, "\"type\":\"val\",\"step\":0,\"val_loss\":%.6f", val_loss);
+        fprintf(stderr, "step 0: val loss %.4f\n", val_loss);
+    }
+    while (t->st.step < (uint64_t)o->steps) {
+        double t0 = tl_now(), loss = 0;
+        tl_gpt2_zero_grad(&t->m);
+        for (int a = 0; a < t->accum; a++) {
+            tl_loader_next(&t->train);
+            if (tl_gpt2_forward(&t->m, t->train.inputs, t->train.targets, o->batch_size, o->seq_len, e)) return -1;
+            if (tl_gpt2_backward(&t->m, 1.0f / (float)t->accum, e)) return -1;
+            loss += t->m.mean_loss;
+        }
+        loss /= t->accum;
+        double norm = tl_grad_norm(t->m.grads, t->m.n_params);
+        int step = (int)t->st.step; /* 0-based index of this update */
+        float lr = tl_lr_cosine(step, o->warmup, o->steps, o->lr, o->lr_final_frac);
+        t->st.step++;
+        if (!isfinite(loss) || !isfinite(norm)) {
+            const char *what = !isfinite(loss) ? "non-finite loss" : "non-finite gradients";
+            if (!strcmp(o->on_nonfinite, "stop"))
+                return tl_errf(e, "step %d: %s; stopping (--on-nonfinite stop); weights were not updated", step + 1, what);
+            t->st.skipped++;
+            tl_jsonl_write(&t->log, "\"type\":\"skip\",\"step\":%llu,\"reason\":\"%s\"", (unsigned long long)t->st.step, what);
+            fprintf(stderr, "\nstep %d: %s, update skipped (%llu skipped so far)\n", step + 1, what,
+                    (unsigned long long)t->st.skipped);
+            if (++consecutive_skips > MAX_CONSECUTIVE_SKIPS)
+                return tl_errf(e, "step %d: %d consecutive non-finite steps; stopping (lower --lr?)", step + 1, consecutive_skips);
+        } else {
+            consecutive_skips = 0;
+            tl_grad_clip(t->m.grads, t->m.n_params, norm, o->grad_clip);
+            tl_adamw_update(&t->opt, t->m.params, t->m.grads, t->m.tensors, t->m.n_tensors, lr);
+            tl_jsonl_write(&t->log, "\"type\":\"train\",\"step\":%llu,\"loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f",
+                           (unsigned long long)t->st.step, loss, (double)lr, norm);
+        }
+        double dt = tl_now() - t0, tok_s = (double)o->total_batch / dt;
+        tl_jsonl_write(&t->log, "\"type\":\"perf\",\"step\":%llu,\"ms\":%.1f,\"tok_s\":%.1f", (unsigned long long)t->st.step,
+                       dt * 1e3, tok_s);
+        int last = t->st.step == (uint64_t)o->steps;
+        if (t->have_val && (last || t->st.step % (uint64_t)o->eval_every == 0)) {
+            if (evaluate(t, &val_loss, e)) return -1;
+            tl_jsonl_write(&t->log, "\"type\":\"val\",\"step\":%llu,\"val_loss\":%.6f", (unsigned long long)t->st.step, val_loss);
+            if (!prog.tty) fprintf(stderr, "step %llu: val loss %.4f\n", (unsigned long long)t->st.step, val_loss);
+        }
+        char extra[160];
+        snprintf(extra, sizeof extra, "loss %.4f | val %.4f | %.0f tok/s", loss, val_loss, tok_s);
+        if (last) tl_progress_end(&prog, t->st.step - start_step, extra);
+        else tl_progress_update(&prog, t->st.step - start_step, extra);
+        if (o->bpe && o->sample_every > 0 && (last || t->st.step % (uint64_t)o->sample_every == 0) && sample(t, e)) return -1;
+        if (last || (o->ckpt_every > 0 && t->st.step % (uint64_t)o->ckpt_every == 0)) {
+            if (save(t, e)) return -1;
+        }
+    }
+    return 0;
+}
+
+int tl_train(const tl_train_opts *o, tl_err *e) {
+    trainer t = {.o = o};
+    int rc = setup(&t, e);
+    if (!rc) rc = train_loop(&t, e);
+    if (!rc) fprintf(stderr, "checkpoint: %s (tinyllm run -m %s -p \"...\")\n", o->out_dir, o->out_dir);
+    tl_jsonl_close(&t.log);
+    tl_loader_free(&t.train);
+    if (t.have_val) tl_loader_free(&t.val);
+    tl_adamw_free(&t.opt);
+    tl_gpt2_free(&t.m);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/* The training loop (pretraining now; fine-tuning later through the same loop): batches from the
+ * loader, forward/backward with gradient accumulation, clipping, AdamW on a cosine schedule,
+ * periodic eval, samples and checkpoints, a progress line and a JSON-lines metrics file.
+ *
+ * Output directory: step_XXXXXXXX.safetensors + latest (checkpoint.h), metrics.jsonl with one
+ * object per line: {"type":"train","step","loss","lr","grad_norm"}, {"type":"val","step",
+ * "val_loss"}, {"type":"perf","step","ms","tok_s"}, {"type":"sample","step","text"},
+ * {"type":"skip","step","reason"}. train/val lines are deterministic: a resumed run's log is
+ * byte-identical to an uninterrupted one (perf lines carry timings and differ). */
+#ifndef TL_TRAIN_TRAINER_H
+#define TL_TRAIN_TRAINER_H
+
+#include "base/err.h"
+#include "tokenizer/bpe.h"
+
+typedef struct tl_train_opts {
+    const char *train, *val;   /* shard directory, glob or file */
+    const char *out_dir;
+    const char *model;         /* preset, see tl_gpt2_config_make */
+    int batch_size, seq_len;
+    long long total_batch;     /* tokens per optimizer step (a multiple of batch_size * seq_len) */
+    int steps, warmup;
+    float lr, lr_final_frac, weight_decay, grad_clip, beta1, beta2, eps;
+    int eval_every, eval_batches, sample_every, sample_tokens, ckpt_every, keep;
+    int resume;
+    long long seed;
+    const char *on_nonfinite;  /* "skip" or "stop" */
+    const tl_bpe *bpe;         /* for decoding samples; may be NULL (no samples) */
+    const char *tokenizer;     /* name stored in checkpoints */
+    int vocab;                 /* vocabulary of the shards */
+} tl_train_opts;
+
+int tl_train(const tl_train_opts *o, tl_err *e);
+
+#endif
