@@ -54,7 +54,7 @@ def toks(pat):
 tr, va = toks("train_*.bin"), toks("val_*.bin")
 m = json.load(open(d + "/meta.json"))
 assert m["train_tokens"] == len(tr) and m["val_tokens"] == len(va), "meta counts"
-assert tr.count(50256) + va.count(50256) == 5, "5 non-blank lines -> 5 documents"
+assert tr.count(50256) + va.count(50256) == 4, "4 non-blank lines -> 4 documents"
 assert len(tr) > 0 and len(va) > 0
 PY
 

@@ -1,2 +1,386 @@
-/* placeholder: replaced by the stage's implementation */
+/* Byte-level BPE: loading GPT-2's files, GPT-2 pre-tokenization, heap-ordered merges, decoding.
+ *
+ * Tokens are byte strings; a hash table maps bytes -> id. A merged token's rank is the index of
+ * the vocab.bpe line that creates it (for GPT-2, rank = id - 256). Encoding a piece follows
+ * tiktoken: a piece that is itself a token is emitted whole; otherwise, starting from single
+ * bytes, the adjacent pair whose concatenation has the lowest rank is merged (leftmost on ties)
+ * until no pair concatenates to a ranked token. A min-heap keeps this O(n log n) per piece. */
 #include "tokenizer/bpe.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/paths.h"
+#include "tokenizer/unicode.h"
+
+#define NO_RANK INT32_MAX
+
+struct tl_bpe {
+    int n;              /* tokens */
+    unsigned char *blob; /* all token bytes */
+    uint32_t *off, *len; /* [n] */
+    int32_t *rank;      /* [n], NO_RANK for tokens no merge creates */
+    int32_t byte_id[256];
+    uint32_t *table;    /* open addressing: id + 1, 0 = empty */
+    uint32_t mask;
+    int eot;
+};
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int lookup(const tl_bpe *t, const unsigned char *p, size_t n) {
+    for (uint64_t i = hash_bytes(p, n) & t->mask;; i = (i + 1) & t->mask) {
+        uint32_t v = t->table[i];
+        if (!v) return -1;
+        int id = (int)v - 1;
+        if (t->len[id] == n && !memcmp(t->blob + t->off[id], p, n)) return id;
+    }
+}
+
+/* GPT-2 spells bytes as printable code points: 33..126, 161..172, 174..255 as themselves, the
+ * other 68 bytes as 256, 257, ... in byte order. byte_of[cp] inverts it (-1: not in the alphabet). */
+static void gpt2_alphabet(int16_t byte_of[324]) {
+    for (int i = 0; i < 324; i++) byte_of[i] = -1;
+    int extra = 256;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        byte_of[printable ? b : extra++] = (int16_t)b;
+    }
+}
+
+/* Decodes a GPT-2 alphabet string into bytes (at most strlen(s) of them). Returns the count or -1. */
+static long unspell(const char *s, size_t n, const int16_t byte_of[324], unsigned char *out) {
+    long k = 0;
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        i += (size_t)tl_utf8_next((const unsigned char *)s + i, n - i, &cp);
+        if (cp < 0 || cp >= 324 || byte_of[cp] < 0) return -1;
+        out[k++] = (unsigned char)byte_of[cp];
+    }
+    return k;
+}
+
+void tl_bpe_free(tl_bpe *t) {
+    if (!t) return;
+    free(t->blob);
+    free(t->off);
+    free(t->len);
+    free(t->rank);
+    free(t->table);
+    free(t);
+}
+
+static int load_encoder(tl_bpe *t, const char *path, const int16_t byte_of[324], tl_err *e) {
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        if (!tl_file_exists(path)) return tl_errf(e, "%s: missing; run scripts/install-deps to fetch GPT-2's tokenizer files", path);
+        return tl_errf(e, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
+    }
+    int rc = 0;
+    size_t n = json_object_size(root), total = 0;
+    const char *k;
+    json_t *v;
+    if (!json_is_object(root) || n < 256 || n > (1u << 24)) {
+        rc = tl_errf(e, "%s: expected an object of 256..16M token -> id entries", path);
+        goto out;
+    }
+    json_object_foreach(root, k, v) total += strlen(k);
+    t->n = (int)n;
+    t->blob = tl_calloc(total + 1, 1, e);
+    t->off = tl_calloc(n, sizeof *t->off, e);
+    t->len = tl_calloc(n, sizeof *t->len, e);
+    t->rank = tl_calloc(n, sizeof *t->rank, e);
+    uint32_t cap = 1;
+    while (cap < 2 * n) cap <<= 1;
+    t->table = tl_calloc(cap, sizeof *t->table, e);
+    t->mask = cap - 1;
+    if (!t->blob || !t->off || !t->len || !t->rank || !t->table) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) t->len[i] = UINT32_MAX; /* marks ids not yet seen */
+    size_t used = 0;
+    json_object_foreach(root, k, v) {
+        json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
+        if (id < 0 || id >= (json_int_t)n) {
+            rc = tl_errf(e, "%s: token '%s' has id %lld outside 0..%zu", path, k, (long long)id, n - 1);
+            goto out;
+        }
+        if (t->len[id] != UINT32_MAX) {
+            rc = tl_errf(e, "%s: id %lld is used twice (token '%s')", path, (long long)id, k);
+            goto out;
+        }
+        long bl = unspell(k, strlen(k), byte_of, t->blob + used);
+        if (bl <= 0) {
+            rc = tl_errf(e, "%s: token '%s' (id %lld) is empty or not in GPT-2's byte alphabet", path, k, (long long)id);
+            goto out;
+        }
+        if (lookup(t, t->blob + used, (size_t)bl) >= 0) {
+            rc = tl_errf(e, "%s: token '%s' (id %lld) repeats another token's bytes", path, k, (long long)id);
+            goto out;
+        }
+        t->off[id] = (uint32_t)used;
+        t->len[id] = (uint32_t)bl;
+        t->rank[id] = NO_RANK;
+        used += (size_t)bl;
+        uint64_t h = hash_bytes(t->blob + t->off[id], (size_t)bl) & t->mask;
+        while (t->table[h]) h = (h + 1) & t->mask;
+        t->table[h] = (uint32_t)id + 1;
+    }
+    for (int b = 0; b < 256; b++) {
+        unsigned char c = (unsigned char)b;
+        if ((t->byte_id[b] = lookup(t, &c, 1)) < 0) {
+            rc = tl_errf(e, "%s: no token for byte 0x%02x (a byte-level vocabulary needs all 256)", path, b);
+            goto out;
+        }
+    }
+    t->eot = lookup(t, (const unsigned char *)"<|endoftext|>", 13);
+    if (t->eot < 0) rc = tl_errf(e, "%s: no <|endoftext|> token", path);
+out:
+    json_decref(root);
+    return rc;
+}
+
+static int load_merges(tl_bpe *t, const char *path, const int16_t byte_of[324], tl_err *e) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT) return tl_errf(e, "%s: missing; run scripts/install-deps to fetch GPT-2's tokenizer files", path);
+        return tl_errf(e, "%s: cannot open: %s", path, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0, rank = 0;
+    int rc = 0;
+    unsigned char *buf = NULL;
+    size_t bufcap = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (n == 0 || (lineno == 1 && !strncmp(line, "#version", 8))) continue;
+        char *sp = memchr(line, ' ', (size_t)n);
+        if (!sp || sp == line || sp == line + n - 1 || memchr(sp + 1, ' ', (size_t)(line + n - sp - 1))) {
+            rc = tl_errf(e, "%s:%ld: expected two tokens separated by one space", path, lineno);
+            break;
+        }
+        if (bufcap < (size_t)n) {
+            free(buf);
+            if (!(buf = malloc(bufcap = (size_t)n))) {
+                rc = tl_errf(e, "%s: out of memory", path);
+                break;
+            }
+        }
+        long a = unspell(line, (size_t)(sp - line), byte_of, buf);
+        long b = a < 0 ? -1 : unspell(sp + 1, (size_t)(line + n - sp - 1), byte_of, buf + a);
+        int id = b < 0 ? -1 : lookup(t, buf, (size_t)(a + b));
+        if (b < 0) rc = tl_errf(e, "%s:%ld: merge parts are not in GPT-2's byte alphabet", path, lineno);
+        else if (id < 0) rc = tl_errf(e, "%s:%ld: merge result '%s' is not a token of the vocabulary", path, lineno, line);
+        else if (t->rank[id] != NO_RANK) rc = tl_errf(e, "%s:%ld: merge '%s' repeats an earlier merge's result", path, lineno, line);
+        if (rc) break;
+        t->rank[id] = (int32_t)rank++;
+    }
+    if (!rc && ferror(f)) rc = tl_errf(e, "%s: read error", path);
+    free(buf);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int tl_bpe_load_gpt2(tl_bpe **out, const char *encoder_json, const char *vocab_bpe, tl_err *e) {
+    *out = NULL;
+    tl_bpe *t = tl_calloc(1, sizeof *t, e);
+    if (!t) return -1;
+    int16_t byte_of[324];
+    gpt2_alphabet(byte_of);
+    if (load_encoder(t, encoder_json, byte_of, e) || load_merges(t, vocab_bpe, byte_of, e)) {
+        tl_bpe_free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+int tl_bpe_load_gpt2_default(tl_bpe **out, tl_err *e) {
+    char enc[4096], merges[4096];
+    if (tl_data_path(enc, sizeof enc, "gpt2/encoder.json") || tl_data_path(merges, sizeof merges, "gpt2/vocab.bpe"))
+        return tl_errf(e, "data directory path too long");
+    return tl_bpe_load_gpt2(out, enc, merges, e);
+}
+
+int tl_bpe_vocab_size(const tl_bpe *t) { return t->n; }
+int tl_bpe_eot(const tl_bpe *t) { return t->eot; }
+
+const char *tl_bpe_token(const tl_bpe *t, int id, size_t *len) {
+    if (id < 0 || id >= t->n) return NULL;
+    *len = t->len[id];
+    return (const char *)t->blob + t->off[id];
+}
+
+/* ---------------------------------------------------------------- merging one piece */
+
+typedef struct heap_ent {
+    int32_t rank;
+    int32_t start; /* byte offset of the left part: the leftmost-first tie break */
+    int32_t span;  /* bytes of the pair when pushed; stale if the parts changed since */
+} heap_ent;
+
+typedef struct scratch {
+    int32_t *next, *prev; /* part links by start offset; next == n ends */
+    heap_ent *heap;
+    size_t cap, heap_n;
+} scratch;
+
+static int ent_less(heap_ent a, heap_ent b) { return a.rank < b.rank || (a.rank == b.rank && a.start < b.start); }
+
+static void heap_push(scratch *s, heap_ent x) {
+    size_t i = s->heap_n++;
+    while (i > 0 && ent_less(x, s->heap[(i - 1) / 2])) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = x;
+}
+
+static heap_ent heap_pop(scratch *s) {
+    heap_ent top = s->heap[0], x = s->heap[--s->heap_n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->heap_n) break;
+        if (c + 1 < s->heap_n && ent_less(s->heap[c + 1], s->heap[c])) c++;
+        if (!ent_less(s->heap[c], x)) break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->heap_n) s->heap[i] = x;
+    return top;
+}
+
+/* Pushes the pair starting at part `i` if its concatenation is a ranked token. */
+static void push_pair(const tl_bpe *t, scratch *s, const unsigned char *p, int32_t n, int32_t i) {
+    int32_t j = s->next[i];
+    if (i < 0 || j >= n) return;
+    int32_t end = s->next[j];
+    int id = lookup(t, p + i, (size_t)(end - i));
+    if (id >= 0 && t->rank[id] != NO_RANK) heap_push(s, (heap_ent){t->rank[id], i, end - i});
+}
+
+static int bpe_piece(const tl_bpe *t, scratch *s, const unsigned char *p, int32_t n, tl_ivec *out, tl_err *e) {
+    int whole = n == 1 ? t->byte_id[p[0]] : lookup(t, p, (size_t)n);
+    if (whole >= 0) return tl_ivec_push(out, whole, e);
+    if ((size_t)n + 1 > s->cap) {
+        size_t cap = (size_t)n + 1;
+        int32_t *nx = realloc(s->next, cap * sizeof *nx), *pv = nx ? realloc(s->prev, cap * sizeof *pv) : NULL;
+        heap_ent *hp = pv ? realloc(s->heap, 3 * cap * sizeof *hp) : NULL; /* n-1 pairs + 2 per merge */
+        if (nx) s->next = nx;
+        if (pv) s->prev = pv;
+        if (hp) s->heap = hp;
+        if (!hp) return tl_errf(e, "out of memory tokenizing a %d-byte piece", n);
+        s->cap = cap;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        s->next[i] = i + 1;
+        s->prev[i] = i - 1;
+    }
+    s->heap_n = 0;
+    for (int32_t i = 0; i + 1 < n; i++) push_pair(t, s, p, n, i);
+    while (s->heap_n) {
+        heap_ent x = heap_pop(s);
+        int32_t i = x.start, j = s->next[i];
+        /* stale: i was absorbed into its left neighbour, or its pair has changed since */
+        if (s->prev[i] == -2 || j >= n || s->next[j] - i != x.span) continue;
+        s->next[i] = s->next[j];
+        if (s->next[i] < n) s->prev[s->next[i]] = i;
+        s->prev[j] = -2;
+        push_pair(t, s, p, n, s->prev[i]);
+        push_pair(t, s, p, n, i);
+    }
+    for (int32_t i = 0; i < n; i = s->next[i]) {
+        int id = lookup(t, p + i, (size_t)(s->next[i] - i));
+        if (tl_ivec_push(out, id, e)) return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- pre-tokenization */
+
+/* Length of the next piece of GPT-2's pattern at s[0..n):
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+          */
+static size_t next_piece(const unsigned char *s, size_t n) {
+    if (s[0] == '\'' && n >= 2) {
+        static const char *const tails[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+        for (int i = 0; i < 7; i++) {
+            size_t k = strlen(tails[i]);
+            if (n >= 1 + k && !memcmp(s + 1, tails[i], k)) return 1 + k;
+        }
+    }
+    int32_t cp;
+    size_t i = 0, l = (size_t)tl_utf8_next(s, n, &cp);
+    int cls = tl_uni_class(cp);
+    if (s[0] == ' ' && n > 1) { /* ' ?' then a run of one non-space class */
+        int32_t cp2;
+        size_t l2 = (size_t)tl_utf8_next(s + 1, n - 1, &cp2);
+        int c2 = tl_uni_class(cp2);
+        if (c2 != TL_UNI_SPACE) {
+            i = 1 + l2;
+            cls = c2;
+            goto run;
+        }
+    }
+    if (cls != TL_UNI_SPACE) {
+        i = l;
+        goto run;
+    }
+    /* whitespace: the whole run if it ends the text or is a single character; else all but its
+     * last character (which then leads the next piece) */
+    size_t last = 0;
+    i = 0;
+    while (i < n) {
+        size_t li = (size_t)tl_utf8_next(s + i, n - i, &cp);
+        if (tl_uni_class(cp) != TL_UNI_SPACE) break;
+        last = i;
+        i += li;
+    }
+    return i == n || last == 0 ? i : last;
+run:
+    while (i < n) {
+        size_t li = (size_t)tl_utf8_next(s + i, n - i, &cp);
+        if (tl_uni_class(cp) != cls) break;
+        i += li;
+    }
+    return i;
+}
+
+int tl_bpe_encode(const tl_bpe *t, const char *text, size_t len, tl_ivec *out, tl_err *e) {
+    const unsigned char *s = (const unsigned char *)text;
+    scratch sc = {0};
+    int rc = 0;
+    for (size_t i = 0; i < len && !rc;) {
+        size_t k = next_piece(s + i, len - i);
+        if (k > INT32_MAX / 2) rc = tl_errf(e, "a single piece of %zu bytes is too long to tokenize", k);
+        else rc = bpe_piece(t, &sc, s + i, (int32_t)k, out, e);
+        i += k;
+    }
+    free(sc.next);
+    free(sc.prev);
+    free(sc.heap);
+    return rc;
+}
+
+int tl_bpe_decode(const tl_bpe *t, const int32_t *ids, size_t n, tl_buf *out, tl_err *e) {
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= t->n) return tl_errf(e, "token id %d is outside the vocabulary (0..%d)", ids[i], t->n - 1);
+        if (tl_buf_append(out, t->blob + t->off[ids[i]], t->len[ids[i]], e)) return -1;
+    }
+    return 0;
+}

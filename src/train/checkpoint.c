@@ -93,9 +93,11 @@ int tl_ckpt_latest(const char *dir, char *path, size_t n, tl_err *e) {
     int ok = fgets(name, sizeof name, f) != NULL;
     fclose(f);
     name[strcspn(name, "\r\n")] = 0;
-    if (!ok || strncmp(name, "step_", 5) || strchr(name, '/'))
+    size_t len = strlen(name);
+    if (!ok || strncmp(name, "step_", 5) || strchr(name, '/') || len < 17 || strcmp(name + len - 12, ".safetensors"))
         return tl_errf(e, "%s: corrupt manifest (expected a step_*.safetensors name)", manifest);
     if ((size_t)snprintf(path, n, "%s/%s", dir, name) >= n) return tl_errf(e, "%s: path too long", dir);
+    if (!tl_file_exists(path)) return tl_errf(e, "%s: names %s, which does not exist", manifest, name);
     return 0;
 }
 

@@ -1,0 +1,601 @@
+/* GPT-2 on the CPU in fp32: parameter layout, per-op forward/backward pairs, the model's forward
+ * and backward passes, and KV-cached decoding (contracts in gpt2.h).
+ *
+ * Shapes in comments: B batch, T time, C channels, NH heads, hs = C/NH, Vp padded vocabulary.
+ * Every parallel loop gives each output element to one thread with a fixed summation order, so
+ * results are bit-identical for any thread count. */
+#include "model/gpt2.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+#include "model/matmul.h"
+
+#define LN_EPS 1e-5f
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+
+/* ---------------------------------------------------------------- configuration and layout */
+
+int tl_gpt2_config_check(const tl_gpt2_config *c, tl_err *e) {
+    if (c->n_layer < 1 || c->n_head < 1 || c->n_embd < 1 || c->n_ctx < 1 || c->vocab < 1)
+        return tl_errf(e, "model config: layers, heads, embedding, context and vocabulary must be positive");
+    if (c->n_layer > 1024 || c->n_embd > 65536 || c->n_ctx > 1 << 20 || c->vocab > 1 << 24)
+        return tl_errf(e, "model config: implausibly large (layers %d, embd %d, ctx %d, vocab %d)", c->n_layer,
+                       c->n_embd, c->n_ctx, c->vocab);
+    if (c->n_embd % c->n_head) return tl_errf(e, "model config: embedding %d is not divisible by %d heads", c->n_embd, c->n_head);
+    if (c->padded_vocab < c->vocab || c->padded_vocab > c->vocab + 4096)
+        return tl_errf(e, "model config: padded vocabulary %d must be in [%d, %d]", c->padded_vocab, c->vocab, c->vocab + 4096);
+    return 0;
+}
+
+int tl_gpt2_config_make(tl_gpt2_config *c, const char *preset, int n_ctx, int vocab, tl_err *e) {
+    static const struct {
+        const char *name;
+        int l, h, d;
+    } presets[] = {{"30M", 6, 6, 384}, {"51M", 8, 8, 512}, {"82M", 10, 10, 640}, {"101M", 11, 11, 704}, {"124M", 12, 12, 768}};
+    int l = 0, h = 0, d = 0;
+    for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
+        if (!strcmp(preset, presets[i].name)) l = presets[i].l, h = presets[i].h, d = presets[i].d;
+    char tail;
+    if (!l && sscanf(preset, "%dx%dx%d%c", &l, &h, &d, &tail) != 3)
+        return tl_errf(e, "unknown model '%s' (presets 30M 51M 82M 101M 124M, or LAYERSxHEADSxEMBD like 4x4x128)", preset);
+    *c = (tl_gpt2_config){l, h, d, n_ctx, vocab, (vocab + 127) / 128 * 128};
+    return tl_gpt2_config_check(c, e);
+}
+
+enum { P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPW, P_FCPB, P_PER_LAYER };
+
+int tl_gpt2_num_tensors(const tl_gpt2_config *c) { return 2 + P_PER_LAYER * c->n_layer + 2; }
+
+static void add(tl_tensor_info *t, int *i, size_t *off, const char *name, int d0, int d1, int decay) {
+    tl_tensor_info *x = &t[(*i)++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->offset = *off;
+    x->ndim = d1 ? 2 : 1;
+    x->shape[0] = d0;
+    x->shape[1] = d1;
+    x->numel = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    x->decay = decay;
+    *off += x->numel;
+}
+
+void tl_gpt2_tensors(const tl_gpt2_config *c, tl_tensor_info *t) {
+    int i = 0, C = c->n_embd;
+    size_t off = 0;
+    char n[48];
+    add(t, &i, &off, "wte", c->padded_vocab, C, 1);
+    add(t, &i, &off, "wpe", c->n_ctx, C, 1);
+    for (int l = 0; l < c->n_layer; l++) {
+        static const struct {
+            const char *name;
+            int rows, cols, decay; /* in units of C; cols 0 = vector */
+        } per[P_PER_LAYER] = {{"ln1.w", 1, 0, 0},       {"ln1.b", 1, 0, 0},       {"attn.qkv.w", 3, 1, 1},
+                              {"attn.qkv.b", 3, 0, 0},  {"attn.proj.w", 1, 1, 1}, {"attn.proj.b", 1, 0, 0},
+                              {"ln2.w", 1, 0, 0},       {"ln2.b", 1, 0, 0},       {"mlp.fc.w", 4, 1, 1},
+                              {"mlp.fc.b", 4, 0, 0},    {"mlp.proj.w", 1, 4, 1},  {"mlp.proj.b", 1, 0, 0}};
+        for (int p = 0; p < P_PER_LAYER; p++) {
+            snprintf(n, sizeof n, "h.%d.%s", l, per[p].name);
+            add(t, &i, &off, n, per[p].rows * C, per[p].cols * C, per[p].decay);
+        }
+    }
+    add(t, &i, &off, "lnf.w", C, 0, 0);
+    add(t, &i, &off, "lnf.b", C, 0, 0);
+}
+
+size_t tl_gpt2_num_params(const tl_gpt2_config *c) {
+    size_t C = (size_t)c->n_embd;
+    return (size_t)c->padded_vocab * C + (size_t)c->n_ctx * C + (size_t)c->n_layer * (12 * C * C + 13 * C) + 2 * C;
+}
+
+/* ---------------------------------------------------------------- ops: forward / backward pairs */
+
+typedef float v16 __attribute__((vector_size(64)));
+
+/* a[0..n) . b[0..n) in a fixed order: 16 lanes, then the lanes, then the tail. */
+static inline float dot(const float *a, const float *b, int n) {
+    v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16 x, y;
+        memcpy(&x, a + i, sizeof x);
+        memcpy(&y, b + i, sizeof y);
+        acc += x * y;
+    }
+    float s = 0;
+    for (int l = 0; l < 16; l++) s += acc[l];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y[0..n) += a * x[0..n) */
+static inline void axpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* out[BT, C] = wte[inp[bt]] + wpe[t] */
+static void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int C) {
+#pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++) {
+        const float *w = wte + (long)inp[bt] * C, *p = wpe + (long)(bt % T) * C;
+        for (int c = 0; c < C; c++) out[(long)bt * C + c] = w[c] + p[c];
+    }
+}
+
+/* dwte, dwpe += scatter of dout[BT, C]; serial over positions so repeated tokens sum in order. */
+static void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, int B, int T, int C) {
+    for (int bt = 0; bt < B * T; bt++) {
+        float *w = dwte + (long)inp[bt] * C, *p = dwpe + (long)(bt % T) * C;
+        const float *d = dout + (long)bt * C;
+        for (int c = 0; c < C; c++) {
+            w[c] += d[c];
+            p[c] += d[c];
+        }
+    }
+}
+
+/* out[N, C] = (inp - mean) * rstd * w + b per row; saves mean[N], rstd[N] for the backward. */
+static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                              int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (long)i * C;
+        float m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        float s = 1.0f / sqrtf(v / C + LN_EPS);
+        for (int c = 0; c < C; c++) out[(long)i * C + c] = (x[c] - m) * s * w[c] + b[c];
+        mean[i] = m;
+        rstd[i] = s;
+    }
+}
+
+/* dinp[N, C], dw[C], db[C] += gradients of layernorm_forward given dout[N, C]. */
+static void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                               const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (long)i * C, *d = dout + (long)i * C;
+        float dnorm_mean = 0, dnorm_norm = 0;
+        for (int c = 0; c < C; c++) {
+            float n = (x[c] - mean[i]) * rstd[i], dn = d[c] * w[c];
+            dnorm_mean += dn;
+            dnorm_norm += dn * n;
+        }
+        dnorm_mean /= C;
+        dnorm_norm /= C;
+        for (int c = 0; c < C; c++) {
+            float n = (x[c] - mean[i]) * rstd[i], dn = d[c] * w[c];
+            dinp[(long)i * C + c] += (dn - dnorm_mean - n * dnorm_norm) * rstd[i];
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += 16) { /* weights: each 16-channel block summed over rows by one thread */
+        int nc = C - c0 < 16 ? C - c0 : 16;
+        float sw[16] = {0}, sb[16] = {0};
+        for (int i = 0; i < N; i++)
+            for (int c = 0; c < nc; c++) {
+                float g = dout[(long)i * C + c0 + c];
+                sw[c] += g * (inp[(long)i * C + c0 + c] - mean[i]) * rstd[i];
+                sb[c] += g;
+            }
+        for (int c = 0; c < nc; c++) {
+            dw[c0 + c] += sw[c];
+            db[c0 + c] += sb[c];
+        }
+    }
+}
+
+/* Causal self-attention. qkv[B, T, 3C] (q | k | v, heads contiguous inside each) ->
+ * out[B, T, C]; att[B, NH, T, T] keeps the softmax probabilities (row t uses columns 0..t). */
+static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
+                float *a = att + (((long)b * NH + h) * T + t) * T, mx = -INFINITY;
+                for (int u = 0; u <= t; u++) {
+                    a[u] = dot(q, qkv + ((long)b * T + u) * 3 * C + C + h * hs, hs) * scale;
+                    if (a[u] > mx) mx = a[u];
+                }
+                float sum = 0;
+                for (int u = 0; u <= t; u++) sum += (a[u] = expf(a[u] - mx));
+                float inv = 1.0f / sum;
+                float *o = out + ((long)b * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0;
+                for (int u = 0; u <= t; u++) {
+                    a[u] *= inv;
+                    axpy(o, a[u], qkv + ((long)b * T + u) * 3 * C + 2 * C + h * hs, hs);
+                }
+            }
+}
+
+/* dqkv[B, T, 3C] += gradients of attention_forward given dout[B, T, C]. One thread owns a whole
+ * (b, h): its q, k and v gradient slices are written by no one else. scratch: [B*NH, T]. */
+static void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B,
+                               int T, int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            float *da = scratch + ((long)b * NH + h) * T;
+            for (int t = 0; t < T; t++) {
+                const float *a = att + (((long)b * NH + h) * T + t) * T;
+                const float *d = dout + ((long)b * T + t) * C + h * hs;
+                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
+                float *dq = dqkv + ((long)b * T + t) * 3 * C + h * hs;
+                float dsum = 0;
+                for (int u = 0; u <= t; u++) {
+                    long vo = ((long)b * T + u) * 3 * C + 2 * C + h * hs;
+                    da[u] = dot(d, qkv + vo, hs);
+                    axpy(dqkv + vo, a[u], d, hs);
+                    dsum += a[u] * da[u];
+                }
+                for (int u = 0; u <= t; u++) {
+                    float g = a[u] * (da[u] - dsum) * scale; /* through softmax, then the 1/sqrt(hs) scale */
+                    long ko = ((long)b * T + u) * 3 * C + C + h * hs;
+                    axpy(dq, g, qkv + ko, hs);
+                    axpy(dqkv + ko, g, q, hs);
+                }
+            }
+        }
+}
+
+/* out[N] = gelu(inp[N]), tanh approximation. */
+static void gelu_forward(float *out, const float *inp, long N) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < N; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    }
+}
+
+/* dinp[N] = gelu'(inp) * dout (overwrites: dinp is the op's own gradient buffer). */
+static void gelu_backward(float *dinp, const float *inp, const float *dout, long N) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < N; i++) {
+        float x = inp[i], u = GELU_K * (x + 0.044715f * x * x * x), th = tanhf(u);
+        float sech2 = 1.0f - th * th;
+        dinp[i] = dout[i] * (0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x));
+    }
+}
+
+/* out[N] = a[N] + b[N] */
+static void residual_forward(float *out, const float *a, const float *b, long N) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+/* losses[BT] and lse[BT] (log-sum-exp) from logits[BT, Vp] over the first V entries; positions
+ * with target -1 get loss 0. Returns the number of counted positions; *mean the mean loss. */
+static int crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets, int BT, int V,
+                                int Vp, float *mean) {
+    int counted = 0;
+    double sum = 0;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < BT; i++) {
+        const float *l = logits + (long)i * Vp;
+        float mx = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++) mx = l[v] > mx ? l[v] : mx;
+        for (int v = 0; v < V; v++) s += expf(l[v] - mx);
+        lse[i] = mx + logf(s);
+        losses[i] = targets[i] >= 0 ? lse[i] - l[targets[i]] : 0.0f;
+    }
+    for (int i = 0; i < BT; i++)
+        if (targets[i] >= 0) {
+            sum += losses[i];
+            counted++;
+        }
+    *mean = counted ? (float)(sum / counted) : 0.0f;
+    return counted;
+}
+
+/* logits[BT, Vp] becomes dlogits in place: (softmax - onehot(target)) * dscale on counted rows,
+ * 0 on ignored rows and padded columns. */
+static void crossentropy_backward(float *logits, const float *lse, const int32_t *targets, int BT, int V, int Vp,
+                                  float dscale) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < BT; i++) {
+        float *l = logits + (long)i * Vp;
+        if (targets[i] < 0) {
+            memset(l, 0, sizeof(float) * (size_t)Vp);
+            continue;
+        }
+        for (int v = 0; v < V; v++) l[v] = expf(l[v] - lse[i]) * dscale;
+        l[targets[i]] -= dscale;
+        for (int v = V; v < Vp; v++) l[v] = 0;
+    }
+}
+
+/* ---------------------------------------------------------------- the model */
+
+/* Training activations for B x T positions; per-layer buffers are [n_layer][...]. */
+struct tl_gpt2_acts {
+    int B, T;
+    float *encoded;                  /* [BT, C] */
+    float *ln1, *ln1_mean, *ln1_rstd; /* [L, BT, C], [L, BT], [L, BT] */
+    float *qkv;                      /* [L, BT, 3C] */
+    float *att;                      /* [L, B, NH, T, T] */
+    float *atty;                     /* [L, BT, C] attention output before its projection */
+    float *res2;                     /* [L, BT, C] residual after attention */
+    float *ln2, *ln2_mean, *ln2_rstd;
+    float *fch, *fch_gelu;           /* [L, BT, 4C] */
+    float *res3;                     /* [L, BT, C] layer output */
+    float *lnf, *lnf_mean, *lnf_rstd;
+    float *logits;                   /* [BT, Vp] (dlogits after backward) */
+    float *losses, *lse;             /* [BT] */
+    int32_t *inputs, *targets;       /* [BT] copies for the backward */
+    /* backward scratch */
+    float *dres, *dln, *datty, *dfch, *dqkv, *datt; /* [BT,C] [BT,C] [BT,C] [BT,4C] [BT,3C] [B*NH,T] */
+    int n_counted;
+};
+
+static void acts_free(tl_gpt2_acts *a) {
+    if (!a) return;
+    float **f[] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->att, &a->atty, &a->res2, &a->ln2,
+                   &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->res3, &a->lnf, &a->lnf_mean, &a->lnf_rstd,
+                   &a->logits, &a->losses, &a->lse, &a->dres, &a->dln, &a->datty, &a->dfch, &a->dqkv, &a->datt};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);
+    free(a->inputs);
+    free(a->targets);
+    free(a);
+}
+
+static tl_gpt2_acts *acts_alloc(const tl_gpt2_config *c, int B, int T, tl_err *e) {
+    tl_gpt2_acts *a = tl_calloc(1, sizeof *a, e);
+    if (!a) return NULL;
+    a->B = B;
+    a->T = T;
+    size_t L = (size_t)c->n_layer, BT = (size_t)B * T, C = (size_t)c->n_embd, NH = (size_t)c->n_head;
+    struct {
+        float **p;
+        size_t n;
+    } f[] = {{&a->encoded, BT * C},  {&a->ln1, L * BT * C},      {&a->ln1_mean, L * BT},   {&a->ln1_rstd, L * BT},
+             {&a->qkv, L * BT * 3 * C}, {&a->att, L * B * NH * T * T}, {&a->atty, L * BT * C}, {&a->res2, L * BT * C},
+             {&a->ln2, L * BT * C},  {&a->ln2_mean, L * BT},     {&a->ln2_rstd, L * BT},   {&a->fch, L * BT * 4 * C},
+             {&a->fch_gelu, L * BT * 4 * C}, {&a->res3, L * BT * C}, {&a->lnf, BT * C},    {&a->lnf_mean, BT},
+             {&a->lnf_rstd, BT},     {&a->logits, BT * (size_t)c->padded_vocab}, {&a->losses, BT}, {&a->lse, BT},
+             {&a->dres, BT * C},     {&a->dln, BT * C},          {&a->datty, BT * C},      {&a->dfch, BT * 4 * C},
+             {&a->dqkv, BT * 3 * C}, {&a->datt, B * NH * T}};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (!(*f[i].p = tl_calloc(f[i].n, sizeof(float), e))) {
+            acts_free(a);
+            return NULL;
+        }
+    a->inputs = tl_calloc(BT, sizeof(int32_t), e);
+    a->targets = tl_calloc(BT, sizeof(int32_t), e);
+    if (!a->inputs || !a->targets) {
+        acts_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+int tl_gpt2_init(tl_gpt2 *m, const tl_gpt2_config *c, tl_err *e) {
+    memset(m, 0, sizeof *m);
+    if (tl_gpt2_config_check(c, e)) return -1;
+    m->cfg = *c;
+    m->n_tensors = tl_gpt2_num_tensors(c);
+    m->tensors = tl_calloc((size_t)m->n_tensors, sizeof *m->tensors, e);
+    if (!m->tensors) return -1;
+    tl_gpt2_tensors(c, m->tensors);
+    m->n_params = tl_gpt2_num_params(c);
+    m->params = tl_calloc(m->n_params, sizeof(float), e);
+    if (!m->params) {
+        tl_gpt2_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+void tl_gpt2_free(tl_gpt2 *m) {
+    free(m->tensors);
+    free(m->params);
+    free(m->grads);
+    acts_free(m->acts);
+    memset(m, 0, sizeof *m);
+}
+
+void tl_gpt2_init_weights(tl_gpt2 *m, uint64_t seed) {
+    tl_rng r;
+    tl_rng_seed(&r, seed);
+    float proj_std = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layer);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const tl_tensor_info *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        const char *dot = strrchr(t->name, '.');
+        if (t->ndim == 2) {
+            size_t n = !strcmp(t->name, "wte") ? (size_t)m->cfg.vocab * t->shape[1] : t->numel; /* padded rows stay 0 */
+            float sd = strstr(t->name, ".proj.w") ? proj_std : 0.02f;
+            for (size_t j = 0; j < n; j++) p[j] = sd * tl_rng_normal(&r);
+            for (size_t j = n; j < t->numel; j++) p[j] = 0;
+        } else {
+            float v = dot && !strcmp(dot, ".w") && strstr(t->name, "ln") ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->numel; j++) p[j] = v;
+        }
+    }
+}
+
+static const float *P(const tl_gpt2 *m, int l, int which) {
+    return m->params + m->tensors[2 + l * P_PER_LAYER + which].offset;
+}
+static float *G(const tl_gpt2 *m, int l, int which) { return m->grads + m->tensors[2 + l * P_PER_LAYER + which].offset; }
+
+int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, int B, int T, tl_err *e) {
+    const tl_gpt2_config *c = &m->cfg;
+    int C = c->n_embd, NH = c->n_head, V = c->vocab, Vp = c->padded_vocab, L = c->n_layer;
+    long BT = (long)B * T;
+    if (B < 1 || T < 1 || T > c->n_ctx) return tl_errf(e, "forward: B=%d, T=%d outside 1..context %d", B, T, c->n_ctx);
+    for (long i = 0; i < BT; i++) {
+        if (inputs[i] < 0 || inputs[i] >= V) return tl_errf(e, "forward: input token %d outside the vocabulary of %d", inputs[i], V);
+        if (targets && (targets[i] < -1 || targets[i] >= V))
+            return tl_errf(e, "forward: target %d outside the vocabulary of %d", targets[i], V);
+    }
+    if (!m->acts || (long)m->acts->B * m->acts->T < BT || m->acts->T != T) {
+        acts_free(m->acts);
+        if (!(m->acts = acts_alloc(c, B, T, e))) return -1;
+    }
+    tl_gpt2_acts *a = m->acts;
+    a->B = B;
+    a->T = T;
+    memcpy(a->inputs, inputs, sizeof(int32_t) * (size_t)BT);
+    if (targets) memcpy(a->targets, targets, sizeof(int32_t) * (size_t)BT);
+    else for (long i = 0; i < BT; i++) a->targets[i] = -1;
+
+    encoder_forward(a->encoded, inputs, m->params + m->tensors[0].offset, m->params + m->tensors[1].offset, B, T, C);
+    const float *x = a->encoded;
+    for (int l = 0; l < L; l++) {
+        long o = l * BT * C;
+        float *ln1 = a->ln1 + o, *qkv = a->qkv + 3 * o, *atty = a->atty + o, *res2 = a->res2 + o, *ln2 = a->ln2 + o;
+        float *fch = a->fch + 4 * o, *fchg = a->fch_gelu + 4 * o, *res3 = a->res3 + o;
+        float *att = a->att + (long)l * B * NH * T * T;
+        layernorm_forward(ln1, a->ln1_mean + l * BT, a->ln1_rstd + l * BT, x, P(m, l, P_LN1W), P(m, l, P_LN1B), (int)BT, C);
+        tl_matmul_forward(qkv, ln1, P(m, l, P_QKVW), P(m, l, P_QKVB), (int)BT, C, 3 * C);
+        attention_forward(atty, att, qkv, B, T, C, NH);
+        tl_matmul_forward(a->dres, atty, P(m, l, P_PROJW), P(m, l, P_PROJB), (int)BT, C, C); /* dres: scratch */
+        residual_forward(res2, x, a->dres, BT * C);
+        layernorm_forward(ln2, a->ln2_mean + l * BT, a->ln2_rstd + l * BT, res2, P(m, l, P_LN2W), P(m, l, P_LN2B), (int)BT, C);
+        tl_matmul_forward(fch, ln2, P(m, l, P_FCW), P(m, l, P_FCB), (int)BT, C, 4 * C);
+        gelu_forward(fchg, fch, BT * 4 * C);
+        tl_matmul_forward(a->dres, fchg, P(m, l, P_FCPW), P(m, l, P_FCPB), (int)BT, 4 * C, C);
+        residual_forward(res3, res2, a->dres, BT * C);
+        x = res3;
+    }
+    const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, (int)BT, C);
+    tl_matmul_forward(a->logits, a->lnf, m->params + m->tensors[0].offset, NULL, (int)BT, C, Vp);
+    m->mean_loss = 0;
+    a->n_counted = 0;
+    if (targets) a->n_counted = crossentropy_forward(a->losses, a->lse, a->logits, a->targets, (int)BT, V, Vp, &m->mean_loss);
+    return 0;
+}
+
+const float *tl_gpt2_logits(const tl_gpt2 *m) { return m->acts ? m->acts->logits : NULL; }
+
+void tl_gpt2_zero_grad(tl_gpt2 *m) {
+    if (m->grads) memset(m->grads, 0, sizeof(float) * m->n_params);
+}
+
+int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
+    tl_gpt2_acts *a = m->acts;
+    if (!a) return tl_errf(e, "backward: no forward pass to differentiate");
+    if (!m->grads && !(m->grads = tl_calloc(m->n_params, sizeof(float), e))) return -1;
+    const tl_gpt2_config *c = &m->cfg;
+    int B = a->B, T = a->T, C = c->n_embd, NH = c->n_head, V = c->vocab, Vp = c->padded_vocab, L = c->n_layer;
+    long BT = (long)B * T;
+    if (a->n_counted == 0) return 0; /* no counted target: the loss is constant */
+    const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
+    float *dwte = m->grads + m->tensors[0].offset;
+
+    crossentropy_backward(a->logits, a->lse, a->targets, (int)BT, V, Vp, scale / (float)a->n_counted);
+    memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
+    tl_matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, m->params + m->tensors[0].offset, (int)BT, C, Vp);
+    const float *xl = L ? a->res3 + (long)(L - 1) * BT * C : a->encoded;
+    memset(a->dres, 0, sizeof(float) * (size_t)(BT * C));
+    layernorm_backward(a->dres, m->grads + lnf->offset, m->grads + lnf[1].offset, a->dln, xl, m->params + lnf->offset,
+                       a->lnf_mean, a->lnf_rstd, (int)BT, C);
+    /* a->dres is d(loss)/d(residual stream) flowing down through the layers */
+    for (int l = L - 1; l >= 0; l--) {
+        long o = l * BT * C;
+        const float *x = l ? a->res3 + o - BT * C : a->encoded;
+        float *ln1 = a->ln1 + o, *qkv = a->qkv + 3 * o, *atty = a->atty + o, *res2 = a->res2 + o, *ln2 = a->ln2 + o;
+        float *fch = a->fch + 4 * o, *fchg = a->fch_gelu + 4 * o;
+        float *att = a->att + (long)l * B * NH * T * T;
+        /* res3 = res2 + proj(gelu(fc(ln2(res2)))): dres flows to res2 unchanged, plus the MLP branch */
+        memset(a->dfch, 0, sizeof(float) * (size_t)(BT * 4 * C));
+        tl_matmul_backward(a->dfch, G(m, l, P_FCPW), G(m, l, P_FCPB), a->dres, fchg, P(m, l, P_FCPW), (int)BT, 4 * C, C);
+        gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C);
+        memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
+        tl_matmul_backward(a->dln, G(m, l, P_FCW), G(m, l, P_FCB), a->dfch, ln2, P(m, l, P_FCW), (int)BT, C, 4 * C);
+        layernorm_backward(a->dres, G(m, l, P_LN2W), G(m, l, P_LN2B), a->dln, res2, P(m, l, P_LN2W),
+                           a->ln2_mean + l * BT, a->ln2_rstd + l * BT, (int)BT, C);
+        /* res2 = x + proj(attention(qkv(ln1(x)))) */
+        memset(a->datty, 0, sizeof(float) * (size_t)(BT * C));
+        tl_matmul_backward(a->datty, G(m, l, P_PROJW), G(m, l, P_PROJB), a->dres, atty, P(m, l, P_PROJW), (int)BT, C, C);
+        memset(a->dqkv, 0, sizeof(float) * (size_t)(BT * 3 * C));
+        attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH);
+        memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
+        tl_matmul_backward(a->dln, G(m, l, P_QKVW), G(m, l, P_QKVB), a->dqkv, ln1, P(m, l, P_QKVW), (int)BT, C, 3 * C);
+        layernorm_backward(a->dres, G(m, l, P_LN1W), G(m, l, P_LN1B), a->dln, x, P(m, l, P_LN1W), a->ln1_mean + l * BT,
+                           a->ln1_rstd + l * BT, (int)BT, C);
+    }
+    encoder_backward(dwte, m->grads + m->tensors[1].offset, a->dres, a->inputs, B, T, C);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- KV-cached decoding */
+
+int tl_gpt2_kv_init(tl_gpt2_kv *kv, const tl_gpt2_config *c, int n_ctx, tl_err *e) {
+    memset(kv, 0, sizeof *kv);
+    if (n_ctx < 1 || n_ctx > c->n_ctx) return tl_errf(e, "KV cache: context %d outside 1..%d", n_ctx, c->n_ctx);
+    size_t C = (size_t)c->n_embd, cache = (size_t)c->n_layer * (size_t)n_ctx * C;
+    kv->n_ctx = n_ctx;
+    kv->k = tl_calloc(cache, sizeof(float), e);
+    kv->v = tl_calloc(cache, sizeof(float), e);
+    kv->x = tl_calloc(C, sizeof(float), e);
+    kv->buf = tl_calloc(12 * C + (size_t)n_ctx, sizeof(float), e);
+    kv->logits = tl_calloc((size_t)c->padded_vocab, sizeof(float), e);
+    if (!kv->k || !kv->v || !kv->x || !kv->buf || !kv->logits) {
+        tl_gpt2_kv_free(kv);
+        return -1;
+    }
+    return 0;
+}
+
+void tl_gpt2_kv_free(tl_gpt2_kv *kv) {
+    free(kv->k);
+    free(kv->v);
+    free(kv->x);
+    free(kv->buf);
+    free(kv->logits);
+    memset(kv, 0, sizeof *kv);
+}
+
+const float *tl_gpt2_decode(const tl_gpt2 *m, tl_gpt2_kv *kv, int32_t token) {
+    const tl_gpt2_config *c = &m->cfg;
+    int C = c->n_embd, NH = c->n_head, hs = C / NH, pos = kv->pos;
+    float *x = kv->x, *ln = kv->buf, *qkv = ln + C, *y = qkv + 3 * C, *h = y + C, *tmp = h + 4 * C, *sc = tmp + 2 * C;
+    float mean, rstd, scale = 1.0f / sqrtf((float)hs);
+    const float *wte = m->params + m->tensors[0].offset, *wpe = m->params + m->tensors[1].offset;
+    for (int i = 0; i < C; i++) x[i] = wte[(long)token * C + i] + wpe[(long)pos * C + i];
+    for (int l = 0; l < c->n_layer; l++) {
+        float *kc = kv->k + (long)l * kv->n_ctx * C, *vc = kv->v + (long)l * kv->n_ctx * C;
+        layernorm_forward(ln, &mean, &rstd, x, P(m, l, P_LN1W), P(m, l, P_LN1B), 1, C);
+        tl_matmul_forward(qkv, ln, P(m, l, P_QKVW), P(m, l, P_QKVB), 1, C, 3 * C);
+        memcpy(kc + (long)pos * C, qkv + C, sizeof(float) * (size_t)C);
+        memcpy(vc + (long)pos * C, qkv + 2 * C, sizeof(float) * (size_t)C);
+        for (int hd = 0; hd < NH; hd++) {
+            const float *q = qkv + hd * hs;
+            float mx = -INFINITY, sum = 0;
+            for (int u = 0; u <= pos; u++) {
+                sc[u] = dot(q, kc + (long)u * C + hd * hs, hs) * scale;
+                mx = sc[u] > mx ? sc[u] : mx;
+            }
+            for (int u = 0; u <= pos; u++) sum += (sc[u] = expf(sc[u] - mx));
+            float *o = y + hd * hs;
+            for (int i = 0; i < hs; i++) o[i] = 0;
+            for (int u = 0; u <= pos; u++) {
+                axpy(o, sc[u] / sum, vc + (long)u * C + hd * hs, hs);
+            }
+        }
+        tl_matmul_forward(tmp, y, P(m, l, P_PROJW), P(m, l, P_PROJB), 1, C, C);
+        for (int i = 0; i < C; i++) x[i] += tmp[i];
+        layernorm_forward(ln, &mean, &rstd, x, P(m, l, P_LN2W), P(m, l, P_LN2B), 1, C);
+        tl_matmul_forward(h, ln, P(m, l, P_FCW), P(m, l, P_FCB), 1, C, 4 * C);
+        gelu_forward(h, h, 4 * C);
+        tl_matmul_forward(tmp, h, P(m, l, P_FCPW), P(m, l, P_FCPB), 1, 4 * C, C);
+        for (int i = 0; i < C; i++) x[i] += tmp[i];
+    }
+    const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
+    layernorm_forward(ln, &mean, &rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, 1, C);
+    tl_matmul_forward(kv->logits, ln, wte, NULL, 1, C, c->vocab);
+    kv->pos++;
+    return kv->logits;
+}
