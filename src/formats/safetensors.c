@@ -12,7 +12,7 @@ static const struct {
     tl_st_dtype dt;
     size_t size;
 } dtypes[] = {{"F32", TL_ST_F32, 4}, {"F16", TL_ST_F16, 2}, {"BF16", TL_ST_BF16, 2},
-              {"I32", TL_ST_I32, 4}, {"I64", TL_ST_I64, 8}, {"U8", TL_ST_U8, 1}};
+              {"F64", TL_ST_F64, 8}, {"I32", TL_ST_I32, 4}, {"I64", TL_ST_I64, 8}, {"U8", TL_ST_U8, 1}};
 
 size_t tl_st_dtype_size(tl_st_dtype d) {
     for (size_t i = 0; i < sizeof dtypes / sizeof *dtypes; i++)

@@ -17,7 +17,7 @@
 #include "base/err.h"
 #include "base/file.h"
 
-typedef enum { TL_ST_F32, TL_ST_F16, TL_ST_BF16, TL_ST_I32, TL_ST_I64, TL_ST_U8 } tl_st_dtype;
+typedef enum { TL_ST_F32, TL_ST_F16, TL_ST_BF16, TL_ST_F64, TL_ST_I32, TL_ST_I64, TL_ST_U8 } tl_st_dtype;
 
 #define TL_ST_MAX_DIMS 8
 

@@ -13,9 +13,8 @@
 
 #include "base/rng.h"
 #include "model/matmul.h"
+#include "model/ops.h"
 
-#define LN_EPS 1e-5f
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
 /* ---------------------------------------------------------------- configuration and layout */
 
@@ -88,230 +87,6 @@ void tl_gpt2_tensors(const tl_gpt2_config *c, tl_tensor_info *t) {
 size_t tl_gpt2_num_params(const tl_gpt2_config *c) {
     size_t C = (size_t)c->n_embd;
     return (size_t)c->padded_vocab * C + (size_t)c->n_ctx * C + (size_t)c->n_layer * (12 * C * C + 13 * C) + 2 * C;
-}
-
-/* ---------------------------------------------------------------- ops: forward / backward pairs */
-
-typedef float v16 __attribute__((vector_size(64)));
-
-/* a[0..n) . b[0..n) in a fixed order: 16 lanes, then the lanes, then the tail. */
-static inline float dot(const float *a, const float *b, int n) {
-    v16 acc = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v16 x, y;
-        memcpy(&x, a + i, sizeof x);
-        memcpy(&y, b + i, sizeof y);
-        acc += x * y;
-    }
-    float s = 0;
-    for (int l = 0; l < 16; l++) s += acc[l];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-/* y[0..n) += a * x[0..n) */
-static inline void axpy(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-/* out[BT, C] = wte[inp[bt]] + wpe[t] */
-static void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int C) {
-#pragma omp parallel for schedule(static)
-    for (int bt = 0; bt < B * T; bt++) {
-        const float *w = wte + (long)inp[bt] * C, *p = wpe + (long)(bt % T) * C;
-        for (int c = 0; c < C; c++) out[(long)bt * C + c] = w[c] + p[c];
-    }
-}
-
-/* dwte, dwpe += scatter of dout[BT, C]; serial over positions so repeated tokens sum in order. */
-static void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, int B, int T, int C) {
-    for (int bt = 0; bt < B * T; bt++) {
-        float *w = dwte + (long)inp[bt] * C, *p = dwpe + (long)(bt % T) * C;
-        const float *d = dout + (long)bt * C;
-        for (int c = 0; c < C; c++) {
-            w[c] += d[c];
-            p[c] += d[c];
-        }
-    }
-}
-
-/* out[N, C] = (inp - mean) * rstd * w + b per row; saves mean[N], rstd[N] for the backward. */
-static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                              int N, int C) {
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (long)i * C;
-        float m = 0, v = 0;
-        for (int c = 0; c < C; c++) m += x[c];
-        m /= C;
-        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
-        float s = 1.0f / sqrtf(v / C + LN_EPS);
-        for (int c = 0; c < C; c++) out[(long)i * C + c] = (x[c] - m) * s * w[c] + b[c];
-        mean[i] = m;
-        rstd[i] = s;
-    }
-}
-
-/* dinp[N, C], dw[C], db[C] += gradients of layernorm_forward given dout[N, C]. */
-static void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                               const float *mean, const float *rstd, int N, int C) {
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (long)i * C, *d = dout + (long)i * C;
-        float dnorm_mean = 0, dnorm_norm = 0;
-        for (int c = 0; c < C; c++) {
-            float n = (x[c] - mean[i]) * rstd[i], dn = d[c] * w[c];
-            dnorm_mean += dn;
-            dnorm_norm += dn * n;
-        }
-        dnorm_mean /= C;
-        dnorm_norm /= C;
-        for (int c = 0; c < C; c++) {
-            float n = (x[c] - mean[i]) * rstd[i], dn = d[c] * w[c];
-            dinp[(long)i * C + c] += (dn - dnorm_mean - n * dnorm_norm) * rstd[i];
-        }
-    }
-#pragma omp parallel for schedule(static)
-    for (int c0 = 0; c0 < C; c0 += 16) { /* weights: each 16-channel block summed over rows by one thread */
-        int nc = C - c0 < 16 ? C - c0 : 16;
-        float sw[16] = {0}, sb[16] = {0};
-        for (int i = 0; i < N; i++)
-            for (int c = 0; c < nc; c++) {
-                float g = dout[(long)i * C + c0 + c];
-                sw[c] += g * (inp[(long)i * C + c0 + c] - mean[i]) * rstd[i];
-                sb[c] += g;
-            }
-        for (int c = 0; c < nc; c++) {
-            dw[c0 + c] += sw[c];
-            db[c0 + c] += sb[c];
-        }
-    }
-}
-
-/* Causal self-attention. qkv[B, T, 3C] (q | k | v, heads contiguous inside each) ->
- * out[B, T, C]; att[B, NH, T, T] keeps the softmax probabilities (row t uses columns 0..t). */
-static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
-    int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++)
-            for (int t = 0; t < T; t++) {
-                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
-                float *a = att + (((long)b * NH + h) * T + t) * T, mx = -INFINITY;
-                for (int u = 0; u <= t; u++) {
-                    a[u] = dot(q, qkv + ((long)b * T + u) * 3 * C + C + h * hs, hs) * scale;
-                    if (a[u] > mx) mx = a[u];
-                }
-                float sum = 0;
-                for (int u = 0; u <= t; u++) sum += (a[u] = expf(a[u] - mx));
-                float inv = 1.0f / sum;
-                float *o = out + ((long)b * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0;
-                for (int u = 0; u <= t; u++) {
-                    a[u] *= inv;
-                    axpy(o, a[u], qkv + ((long)b * T + u) * 3 * C + 2 * C + h * hs, hs);
-                }
-            }
-}
-
-/* dqkv[B, T, 3C] += gradients of attention_forward given dout[B, T, C]. One thread owns a whole
- * (b, h): its q, k and v gradient slices are written by no one else. scratch: [B*NH, T]. */
-static void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B,
-                               int T, int C, int NH) {
-    int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            float *da = scratch + ((long)b * NH + h) * T;
-            for (int t = 0; t < T; t++) {
-                const float *a = att + (((long)b * NH + h) * T + t) * T;
-                const float *d = dout + ((long)b * T + t) * C + h * hs;
-                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
-                float *dq = dqkv + ((long)b * T + t) * 3 * C + h * hs;
-                float dsum = 0;
-                for (int u = 0; u <= t; u++) {
-                    long vo = ((long)b * T + u) * 3 * C + 2 * C + h * hs;
-                    da[u] = dot(d, qkv + vo, hs);
-                    axpy(dqkv + vo, a[u], d, hs);
-                    dsum += a[u] * da[u];
-                }
-                for (int u = 0; u <= t; u++) {
-                    float g = a[u] * (da[u] - dsum) * scale; /* through softmax, then the 1/sqrt(hs) scale */
-                    long ko = ((long)b * T + u) * 3 * C + C + h * hs;
-                    axpy(dq, g, qkv + ko, hs);
-                    axpy(dqkv + ko, g, q, hs);
-                }
-            }
-        }
-}
-
-/* out[N] = gelu(inp[N]), tanh approximation. */
-static void gelu_forward(float *out, const float *inp, long N) {
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < N; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
-    }
-}
-
-/* dinp[N] = gelu'(inp) * dout (overwrites: dinp is the op's own gradient buffer). */
-static void gelu_backward(float *dinp, const float *inp, const float *dout, long N) {
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < N; i++) {
-        float x = inp[i], u = GELU_K * (x + 0.044715f * x * x * x), th = tanhf(u);
-        float sech2 = 1.0f - th * th;
-        dinp[i] = dout[i] * (0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x));
-    }
-}
-
-/* out[N] = a[N] + b[N] */
-static void residual_forward(float *out, const float *a, const float *b, long N) {
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < N; i++) out[i] = a[i] + b[i];
-}
-
-/* losses[BT] and lse[BT] (log-sum-exp) from logits[BT, Vp] over the first V entries; positions
- * with target -1 get loss 0. Returns the number of counted positions; *mean the mean loss. */
-static int crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets, int BT, int V,
-                                int Vp, float *mean) {
-    int counted = 0;
-    double sum = 0;
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < BT; i++) {
-        const float *l = logits + (long)i * Vp;
-        float mx = -INFINITY, s = 0;
-        for (int v = 0; v < V; v++) mx = l[v] > mx ? l[v] : mx;
-        for (int v = 0; v < V; v++) s += expf(l[v] - mx);
-        lse[i] = mx + logf(s);
-        losses[i] = targets[i] >= 0 ? lse[i] - l[targets[i]] : 0.0f;
-    }
-    for (int i = 0; i < BT; i++)
-        if (targets[i] >= 0) {
-            sum += losses[i];
-            counted++;
-        }
-    *mean = counted ? (float)(sum / counted) : 0.0f;
-    return counted;
-}
-
-/* logits[BT, Vp] becomes dlogits in place: (softmax - onehot(target)) * dscale on counted rows,
- * 0 on ignored rows and padded columns. */
-static void crossentropy_backward(float *logits, const float *lse, const int32_t *targets, int BT, int V, int Vp,
-                                  float dscale) {
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < BT; i++) {
-        float *l = logits + (long)i * Vp;
-        if (targets[i] < 0) {
-            memset(l, 0, sizeof(float) * (size_t)Vp);
-            continue;
-        }
-        for (int v = 0; v < V; v++) l[v] = expf(l[v] - lse[i]) * dscale;
-        l[targets[i]] -= dscale;
-        for (int v = V; v < Vp; v++) l[v] = 0;
-    }
 }
 
 /* ---------------------------------------------------------------- the model */
@@ -449,31 +224,31 @@ int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, i
     if (targets) memcpy(a->targets, targets, sizeof(int32_t) * (size_t)BT);
     else for (long i = 0; i < BT; i++) a->targets[i] = -1;
 
-    encoder_forward(a->encoded, inputs, m->params + m->tensors[0].offset, m->params + m->tensors[1].offset, B, T, C);
+    tl_encoder_forward(a->encoded, inputs, m->params + m->tensors[0].offset, m->params + m->tensors[1].offset, B, T, C);
     const float *x = a->encoded;
     for (int l = 0; l < L; l++) {
         long o = l * BT * C;
         float *ln1 = a->ln1 + o, *qkv = a->qkv + 3 * o, *atty = a->atty + o, *res2 = a->res2 + o, *ln2 = a->ln2 + o;
         float *fch = a->fch + 4 * o, *fchg = a->fch_gelu + 4 * o, *res3 = a->res3 + o;
         float *att = a->att + (long)l * B * NH * T * T;
-        layernorm_forward(ln1, a->ln1_mean + l * BT, a->ln1_rstd + l * BT, x, P(m, l, P_LN1W), P(m, l, P_LN1B), (int)BT, C);
+        tl_layernorm_forward(ln1, a->ln1_mean + l * BT, a->ln1_rstd + l * BT, x, P(m, l, P_LN1W), P(m, l, P_LN1B), (int)BT, C);
         tl_matmul_forward(qkv, ln1, P(m, l, P_QKVW), P(m, l, P_QKVB), (int)BT, C, 3 * C);
-        attention_forward(atty, att, qkv, B, T, C, NH);
+        tl_attention_forward(atty, att, qkv, B, T, C, NH);
         tl_matmul_forward(a->dres, atty, P(m, l, P_PROJW), P(m, l, P_PROJB), (int)BT, C, C); /* dres: scratch */
-        residual_forward(res2, x, a->dres, BT * C);
-        layernorm_forward(ln2, a->ln2_mean + l * BT, a->ln2_rstd + l * BT, res2, P(m, l, P_LN2W), P(m, l, P_LN2B), (int)BT, C);
+        tl_residual_forward(res2, x, a->dres, BT * C);
+        tl_layernorm_forward(ln2, a->ln2_mean + l * BT, a->ln2_rstd + l * BT, res2, P(m, l, P_LN2W), P(m, l, P_LN2B), (int)BT, C);
         tl_matmul_forward(fch, ln2, P(m, l, P_FCW), P(m, l, P_FCB), (int)BT, C, 4 * C);
-        gelu_forward(fchg, fch, BT * 4 * C);
+        tl_gelu_forward(fchg, fch, BT * 4 * C);
         tl_matmul_forward(a->dres, fchg, P(m, l, P_FCPW), P(m, l, P_FCPB), (int)BT, 4 * C, C);
-        residual_forward(res3, res2, a->dres, BT * C);
+        tl_residual_forward(res3, res2, a->dres, BT * C);
         x = res3;
     }
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, (int)BT, C);
+    tl_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, (int)BT, C);
     tl_matmul_forward(a->logits, a->lnf, m->params + m->tensors[0].offset, NULL, (int)BT, C, Vp);
     m->mean_loss = 0;
     a->n_counted = 0;
-    if (targets) a->n_counted = crossentropy_forward(a->losses, a->lse, a->logits, a->targets, (int)BT, V, Vp, &m->mean_loss);
+    if (targets) a->n_counted = tl_crossentropy_forward(a->losses, a->lse, a->logits, a->targets, (int)BT, V, Vp, &m->mean_loss);
     return 0;
 }
 
@@ -494,12 +269,12 @@ int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
     float *dwte = m->grads + m->tensors[0].offset;
 
-    crossentropy_backward(a->logits, a->lse, a->targets, (int)BT, V, Vp, scale / (float)a->n_counted);
+    tl_crossentropy_backward(a->logits, a->lse, a->targets, (int)BT, V, Vp, scale / (float)a->n_counted);
     memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
     tl_matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, m->params + m->tensors[0].offset, (int)BT, C, Vp);
     const float *xl = L ? a->res3 + (long)(L - 1) * BT * C : a->encoded;
     memset(a->dres, 0, sizeof(float) * (size_t)(BT * C));
-    layernorm_backward(a->dres, m->grads + lnf->offset, m->grads + lnf[1].offset, a->dln, xl, m->params + lnf->offset,
+    tl_layernorm_backward(a->dres, m->grads + lnf->offset, m->grads + lnf[1].offset, a->dln, xl, m->params + lnf->offset,
                        a->lnf_mean, a->lnf_rstd, (int)BT, C);
     /* a->dres is d(loss)/d(residual stream) flowing down through the layers */
     for (int l = L - 1; l >= 0; l--) {
@@ -511,22 +286,22 @@ int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
         /* res3 = res2 + proj(gelu(fc(ln2(res2)))): dres flows to res2 unchanged, plus the MLP branch */
         memset(a->dfch, 0, sizeof(float) * (size_t)(BT * 4 * C));
         tl_matmul_backward(a->dfch, G(m, l, P_FCPW), G(m, l, P_FCPB), a->dres, fchg, P(m, l, P_FCPW), (int)BT, 4 * C, C);
-        gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C);
+        tl_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C);
         memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
         tl_matmul_backward(a->dln, G(m, l, P_FCW), G(m, l, P_FCB), a->dfch, ln2, P(m, l, P_FCW), (int)BT, C, 4 * C);
-        layernorm_backward(a->dres, G(m, l, P_LN2W), G(m, l, P_LN2B), a->dln, res2, P(m, l, P_LN2W),
+        tl_layernorm_backward(a->dres, G(m, l, P_LN2W), G(m, l, P_LN2B), a->dln, res2, P(m, l, P_LN2W),
                            a->ln2_mean + l * BT, a->ln2_rstd + l * BT, (int)BT, C);
         /* res2 = x + proj(attention(qkv(ln1(x)))) */
         memset(a->datty, 0, sizeof(float) * (size_t)(BT * C));
         tl_matmul_backward(a->datty, G(m, l, P_PROJW), G(m, l, P_PROJB), a->dres, atty, P(m, l, P_PROJW), (int)BT, C, C);
         memset(a->dqkv, 0, sizeof(float) * (size_t)(BT * 3 * C));
-        attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH);
+        tl_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH);
         memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
         tl_matmul_backward(a->dln, G(m, l, P_QKVW), G(m, l, P_QKVB), a->dqkv, ln1, P(m, l, P_QKVW), (int)BT, C, 3 * C);
-        layernorm_backward(a->dres, G(m, l, P_LN1W), G(m, l, P_LN1B), a->dln, x, P(m, l, P_LN1W), a->ln1_mean + l * BT,
+        tl_layernorm_backward(a->dres, G(m, l, P_LN1W), G(m, l, P_LN1B), a->dln, x, P(m, l, P_LN1W), a->ln1_mean + l * BT,
                            a->ln1_rstd + l * BT, (int)BT, C);
     }
-    encoder_backward(dwte, m->grads + m->tensors[1].offset, a->dres, a->inputs, B, T, C);
+    tl_encoder_backward(dwte, m->grads + m->tensors[1].offset, a->dres, a->inputs, B, T, C);
     return 0;
 }
 
@@ -567,7 +342,7 @@ const float *tl_gpt2_decode(const tl_gpt2 *m, tl_gpt2_kv *kv, int32_t token) {
     for (int i = 0; i < C; i++) x[i] = wte[(long)token * C + i] + wpe[(long)pos * C + i];
     for (int l = 0; l < c->n_layer; l++) {
         float *kc = kv->k + (long)l * kv->n_ctx * C, *vc = kv->v + (long)l * kv->n_ctx * C;
-        layernorm_forward(ln, &mean, &rstd, x, P(m, l, P_LN1W), P(m, l, P_LN1B), 1, C);
+        tl_layernorm_forward(ln, &mean, &rstd, x, P(m, l, P_LN1W), P(m, l, P_LN1B), 1, C);
         tl_matmul_forward(qkv, ln, P(m, l, P_QKVW), P(m, l, P_QKVB), 1, C, 3 * C);
         memcpy(kc + (long)pos * C, qkv + C, sizeof(float) * (size_t)C);
         memcpy(vc + (long)pos * C, qkv + 2 * C, sizeof(float) * (size_t)C);
@@ -575,26 +350,26 @@ const float *tl_gpt2_decode(const tl_gpt2 *m, tl_gpt2_kv *kv, int32_t token) {
             const float *q = qkv + hd * hs;
             float mx = -INFINITY, sum = 0;
             for (int u = 0; u <= pos; u++) {
-                sc[u] = dot(q, kc + (long)u * C + hd * hs, hs) * scale;
+                sc[u] = tl_dot(q, kc + (long)u * C + hd * hs, hs) * scale;
                 mx = sc[u] > mx ? sc[u] : mx;
             }
             for (int u = 0; u <= pos; u++) sum += (sc[u] = expf(sc[u] - mx));
             float *o = y + hd * hs;
             for (int i = 0; i < hs; i++) o[i] = 0;
             for (int u = 0; u <= pos; u++) {
-                axpy(o, sc[u] / sum, vc + (long)u * C + hd * hs, hs);
+                tl_axpy(o, sc[u] / sum, vc + (long)u * C + hd * hs, hs);
             }
         }
         tl_matmul_forward(tmp, y, P(m, l, P_PROJW), P(m, l, P_PROJB), 1, C, C);
         for (int i = 0; i < C; i++) x[i] += tmp[i];
-        layernorm_forward(ln, &mean, &rstd, x, P(m, l, P_LN2W), P(m, l, P_LN2B), 1, C);
+        tl_layernorm_forward(ln, &mean, &rstd, x, P(m, l, P_LN2W), P(m, l, P_LN2B), 1, C);
         tl_matmul_forward(h, ln, P(m, l, P_FCW), P(m, l, P_FCB), 1, C, 4 * C);
-        gelu_forward(h, h, 4 * C);
+        tl_gelu_forward(h, h, 4 * C);
         tl_matmul_forward(tmp, h, P(m, l, P_FCPW), P(m, l, P_FCPB), 1, 4 * C, C);
         for (int i = 0; i < C; i++) x[i] += tmp[i];
     }
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
-    layernorm_forward(ln, &mean, &rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, 1, C);
+    tl_layernorm_forward(ln, &mean, &rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, 1, C);
     tl_matmul_forward(kv->logits, ln, wte, NULL, 1, C, c->vocab);
     kv->pos++;
     return kv->logits;

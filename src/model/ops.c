@@ -1,0 +1,236 @@
+/* GPT-2's operations on the CPU, fp32: forward/backward pairs, outputs first, shapes in comments.
+ *
+ * B batch, T time, C channels, NH heads, hs = C/NH, V vocabulary, Vp padded vocabulary. Backward
+ * functions accumulate (+=) into parameter gradients and into input gradients unless noted. Every
+ * parallel loop gives each output element to one thread with a fixed summation order, so results
+ * are bit-identical for any thread count. */
+#include "model/ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#define LN_EPS 1e-5f
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+
+typedef float v16 __attribute__((vector_size(64)));
+
+/* a[0..n) . b[0..n) in a fixed order: 16 lanes, then the lanes, then the tail. */
+float tl_dot(const float *a, const float *b, int n) {
+    v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16 x, y;
+        memcpy(&x, a + i, sizeof x);
+        memcpy(&y, b + i, sizeof y);
+        acc += x * y;
+    }
+    float s = 0;
+    for (int l = 0; l < 16; l++) s += acc[l];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y[0..n) += a * x[0..n) */
+void tl_axpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* out[BT, C] = wte[inp[bt]] + wpe[t] */
+void tl_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int C) {
+#pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++) {
+        const float *w = wte + (long)inp[bt] * C, *p = wpe + (long)(bt % T) * C;
+        for (int c = 0; c < C; c++) out[(long)bt * C + c] = w[c] + p[c];
+    }
+}
+
+/* dwte, dwpe += scatter of dout[BT, C]; serial over positions so repeated tokens sum in order. */
+void tl_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, int B, int T, int C) {
+    for (int bt = 0; bt < B * T; bt++) {
+        float *w = dwte + (long)inp[bt] * C, *p = dwpe + (long)(bt % T) * C;
+        const float *d = dout + (long)bt * C;
+        for (int c = 0; c < C; c++) {
+            w[c] += d[c];
+            p[c] += d[c];
+        }
+    }
+}
+
+/* out[N, C] = (inp - mean) * rstd * w + b per row; saves mean[N], rstd[N] for the backward. */
+void tl_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                              int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (long)i * C;
+        float m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        float s = 1.0f / sqrtf(v / C + LN_EPS);
+        for (int c = 0; c < C; c++) out[(long)i * C + c] = (x[c] - m) * s * w[c] + b[c];
+        mean[i] = m;
+        rstd[i] = s;
+    }
+}
+
+/* dinp[N, C], dw[C], db[C] += gradients of layernorm_forward given dout[N, C]. */
+void tl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                               const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (long)i * C, *d = dout + (long)i * C;
+        float dnorm_mean = 0, dnorm_norm = 0;
+        for (int c = 0; c < C; c++) {
+            float n = (x[c] - mean[i]) * rstd[i], dn = d[c] * w[c];
+            dnorm_mean += dn;
+            dnorm_norm += dn * n;
+        }
+        dnorm_mean /= C;
+        dnorm_norm /= C;
+        for (int c = 0; c < C; c++) {
+            float n = (x[c] - mean[i]) * rstd[i], dn = d[c] * w[c];
+            dinp[(long)i * C + c] += (dn - dnorm_mean - n * dnorm_norm) * rstd[i];
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += 16) { /* weights: each 16-channel block summed over rows by one thread */
+        int nc = C - c0 < 16 ? C - c0 : 16;
+        float sw[16] = {0}, sb[16] = {0};
+        for (int i = 0; i < N; i++)
+            for (int c = 0; c < nc; c++) {
+                float g = dout[(long)i * C + c0 + c];
+                sw[c] += g * (inp[(long)i * C + c0 + c] - mean[i]) * rstd[i];
+                sb[c] += g;
+            }
+        for (int c = 0; c < nc; c++) {
+            dw[c0 + c] += sw[c];
+            db[c0 + c] += sb[c];
+        }
+    }
+}
+
+/* Causal self-attention. qkv[B, T, 3C] (q | k | v, heads contiguous inside each) ->
+ * out[B, T, C]; att[B, NH, T, T] keeps the softmax probabilities (row t uses columns 0..t). */
+void tl_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
+                float *a = att + (((long)b * NH + h) * T + t) * T, mx = -INFINITY;
+                for (int u = 0; u <= t; u++) {
+                    a[u] = tl_dot(q, qkv + ((long)b * T + u) * 3 * C + C + h * hs, hs) * scale;
+                    if (a[u] > mx) mx = a[u];
+                }
+                float sum = 0;
+                for (int u = 0; u <= t; u++) sum += (a[u] = expf(a[u] - mx));
+                float inv = 1.0f / sum;
+                float *o = out + ((long)b * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0;
+                for (int u = 0; u <= t; u++) {
+                    a[u] *= inv;
+                    tl_axpy(o, a[u], qkv + ((long)b * T + u) * 3 * C + 2 * C + h * hs, hs);
+                }
+            }
+}
+
+/* dqkv[B, T, 3C] += gradients of attention_forward given dout[B, T, C]. One thread owns a whole
+ * (b, h): its q, k and v gradient slices are written by no one else. scratch: [B*NH, T]. */
+void tl_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B,
+                               int T, int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            float *da = scratch + ((long)b * NH + h) * T;
+            for (int t = 0; t < T; t++) {
+                const float *a = att + (((long)b * NH + h) * T + t) * T;
+                const float *d = dout + ((long)b * T + t) * C + h * hs;
+                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
+                float *dq = dqkv + ((long)b * T + t) * 3 * C + h * hs;
+                float dsum = 0;
+                for (int u = 0; u <= t; u++) {
+                    long vo = ((long)b * T + u) * 3 * C + 2 * C + h * hs;
+                    da[u] = tl_dot(d, qkv + vo, hs);
+                    tl_axpy(dqkv + vo, a[u], d, hs);
+                    dsum += a[u] * da[u];
+                }
+                for (int u = 0; u <= t; u++) {
+                    float g = a[u] * (da[u] - dsum) * scale; /* through softmax, then the 1/sqrt(hs) scale */
+                    long ko = ((long)b * T + u) * 3 * C + C + h * hs;
+                    tl_axpy(dq, g, qkv + ko, hs);
+                    tl_axpy(dqkv + ko, g, q, hs);
+                }
+            }
+        }
+}
+
+/* out[N] = gelu(inp[N]), tanh approximation. */
+void tl_gelu_forward(float *out, const float *inp, long N) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < N; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    }
+}
+
+/* dinp[N] = gelu'(inp) * dout (overwrites: dinp is the op's own gradient buffer). */
+void tl_gelu_backward(float *dinp, const float *inp, const float *dout, long N) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < N; i++) {
+        float x = inp[i], u = GELU_K * (x + 0.044715f * x * x * x), th = tanhf(u);
+        float sech2 = 1.0f - th * th;
+        dinp[i] = dout[i] * (0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x));
+    }
+}
+
+/* out[N] = a[N] + b[N] */
+void tl_residual_forward(float *out, const float *a, const float *b, long N) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+/* losses[BT] and lse[BT] (log-sum-exp) from logits[BT, Vp] over the first V entries; positions
+ * with target -1 get loss 0. Returns the number of counted positions; *mean the mean loss. */
+int tl_crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets, int BT, int V,
+                                int Vp, float *mean) {
+    int counted = 0;
+    double sum = 0;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < BT; i++) {
+        const float *l = logits + (long)i * Vp;
+        float mx = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++) mx = l[v] > mx ? l[v] : mx;
+        for (int v = 0; v < V; v++) s += expf(l[v] - mx);
+        lse[i] = mx + logf(s);
+        losses[i] = targets[i] >= 0 ? lse[i] - l[targets[i]] : 0.0f;
+    }
+    for (int i = 0; i < BT; i++)
+        if (targets[i] >= 0) {
+            sum += losses[i];
+            counted++;
+        }
+    *mean = counted ? (float)(sum / counted) : 0.0f;
+    return counted;
+}
+
+/* logits[BT, Vp] becomes dlogits in place: (softmax - onehot(target)) * dscale on counted rows,
+ * 0 on ignored rows and padded columns. */
+void tl_crossentropy_backward(float *logits, const float *lse, const int32_t *targets, int BT, int V, int Vp,
+                                  float dscale) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < BT; i++) {
+        float *l = logits + (long)i * Vp;
+        if (targets[i] < 0) {
+            memset(l, 0, sizeof(float) * (size_t)Vp);
+            continue;
+        }
+        for (int v = 0; v < V; v++) l[v] = expf(l[v] - lse[i]) * dscale;
+        l[targets[i]] -= dscale;
+        for (int v = V; v < Vp; v++) l[v] = 0;
+    }
+}
+
