@@ -50,7 +50,7 @@ static void blas_bwd(void *p) {
 
 static float *rnd(size_t n) {
     float *p = malloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (size_t i = 0; i < n; i++) p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     return p;
 }
 

@@ -11,14 +11,14 @@
 static int step(const char *title, int (*fn)(int, char **), char **argv) {
     int argc = 0;
     fprintf(stderr, "\n== %s\n$ tinyllm", title);
-    while (argv[argc]) fprintf(stderr, " %s", argv[argc++]);
+    for (; argv[argc]; argc++) fprintf(stderr, strchr(argv[argc], ' ') ? " \"%s\"" : " %s", argv[argc]);
     fprintf(stderr, "\n");
     return fn(argc, argv);
 }
 
 int tl_cmd_demo(int argc, char **argv) {
     const char *out = "demo-out";
-    int steps = 600, docs = 6000, threads = 0;
+    int steps = 300, docs = 6000, threads = 0;
     tl_opt opts[] = {
         {"out", 'o', TL_OPT_STR, &out, "working directory for the corpus, shards and run"},
         {"steps", 'n', TL_OPT_INT, &steps, "training steps"},
