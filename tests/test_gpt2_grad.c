@@ -12,13 +12,16 @@
 #include "model/ops.h"
 
 static tl_rng rng;
+static void *pool[256]; /* every test buffer, freed at exit */
+static int pooled;
 
+static float *keep(float *p) { return (float *)(pool[pooled++] = p); }
 static float *randn(long n, float sd) {
-    float *p = malloc(sizeof(float) * (size_t)n);
+    float *p = keep(malloc(sizeof(float) * (size_t)n));
     for (long i = 0; i < n; i++) p[i] = sd * tl_rng_normal(&rng);
     return p;
 }
-static float *zeros(long n) { return calloc((size_t)n, sizeof(float)); }
+static float *zeros(long n) { return keep(calloc((size_t)n, sizeof(float))); }
 
 /* Compares analytic gradient g[n] of loss() with respect to x[n] against central differences.
  * Passes when ||g - fd|| <= tol * max(||fd||, 1e-3) and every element is within
@@ -135,7 +138,7 @@ static void test_crossentropy(void) {
     int32_t t[4] = {2, -1, 6, 0};
     ce_ctx c = {4, 7, 9, t, randn(36, 2), zeros(4), zeros(4)};
     ce_loss(&c);
-    float *d = malloc(sizeof(float) * 36);
+    float *d = zeros(36);
     memcpy(d, c.logits, sizeof(float) * 36);
     tl_crossentropy_backward(d, c.lse, t, 4, 7, 9, 1.0f / 3);
     CHECK(fd_check("crossentropy dlogits", c.logits, d, 36, ce_loss, &c, 1e-2f, 2e-3), "crossentropy");
@@ -226,5 +229,6 @@ int main(void) {
     CHECK(tl_gpt2_num_params(&c) == 124475904, "124M params %zu, llm.c reports 124475904", tl_gpt2_num_params(&c));
     CHECK(tl_gpt2_config_make(&c, "5x3x64", 64, 100, &e) == -1 && strstr(e.msg, "not divisible"), "bad shape: %s", e.msg);
     CHECK(tl_gpt2_config_make(&c, "huge", 64, 100, &e) == -1 && strstr(e.msg, "unknown model"), "bad preset: %s", e.msg);
+    while (pooled) free(pool[--pooled]);
     CHECK_DONE();
 }

@@ -71,8 +71,10 @@ int main(int argc, char **argv) {
     size_t BT = (size_t)B * T;
     const int32_t *in = need(&f, "inputs", TL_ST_I32, BT * 4)->data, *tg = need(&f, "targets", TL_ST_I32, BT * 4)->data;
     const float *ref_logits = need(&f, "logits", TL_ST_F32, BT * c.padded_vocab * 4)->data;
-    const float *ref_loss = need(&f, "loss", TL_ST_F32, 4)->data;
-    const double *ref_losses = need(&f, "adamw_losses", TL_ST_F64, 80)->data;
+    float ref_loss[1];
+    memcpy(ref_loss, need(&f, "loss", TL_ST_F32, 4)->data, sizeof ref_loss);
+    double ref_losses[10]; /* tensors of other writers need not be aligned: copy out */
+    memcpy(ref_losses, need(&f, "adamw_losses", TL_ST_F64, 80)->data, sizeof ref_losses);
 
     CHECK(tl_gpt2_forward(&m, in, tg, B, T, &e) == 0, "%s", e.msg);
     double le = rel_err(tl_gpt2_logits(&m), ref_logits, BT * c.padded_vocab);

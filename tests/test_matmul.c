@@ -87,5 +87,8 @@ int main(void) {
     CHECK(!memcmp(res[0][0], res[1][0], (size_t)BT * OC * 4) && !memcmp(res[0][1], res[1][1], (size_t)BT * C * 4) &&
               !memcmp(res[0][2], res[1][2], (size_t)OC * C * 4),
           "results differ between 1 and 2 threads");
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 3; i++) free(res[t][i]);
+    free(inp), free(w), free(dout);
     CHECK_DONE();
 }

@@ -26,7 +26,8 @@ typedef struct tl_st_tensor {
     tl_st_dtype dtype;
     int ndim;
     int64_t shape[TL_ST_MAX_DIMS];
-    const void *data; /* into the mapping (reader) or the caller's memory (writer) */
+    const void *data; /* into the mapping (reader; other writers do not align it: memcpy before
+                       * typed access) or the caller's memory (writer) */
     size_t nbytes;
 } tl_st_tensor;
 

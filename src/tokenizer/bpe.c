@@ -268,9 +268,8 @@ static heap_ent heap_pop(scratch *s) {
 
 /* Pushes the pair starting at part `i` if its concatenation is a ranked token. */
 static void push_pair(const tl_bpe *t, scratch *s, const unsigned char *p, int32_t n, int32_t i) {
-    int32_t j = s->next[i];
-    if (i < 0 || j >= n) return;
-    int32_t end = s->next[j];
+    if (i < 0 || s->next[i] >= n) return;
+    int32_t end = s->next[s->next[i]];
     int id = lookup(t, p + i, (size_t)(end - i));
     if (id >= 0 && t->rank[id] != NO_RANK) heap_push(s, (heap_ent){t->rank[id], i, end - i});
 }
