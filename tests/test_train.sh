@@ -93,4 +93,34 @@ head -c 1500 "$W/data/train_000000.bin" > "$W/short.bin"
 [ $rc = 1 ] && grep -q "short.bin: header says" "$W/err" || bad "truncated shard: rc $rc, '$(cat "$W/err")'"
 "$TINYLLM" pretrain --train "$W/nothing" -o "$W/c" > /dev/null 2> "$W/err"; rc=$?
 [ $rc = 1 ] && grep -q "no train shards" "$W/err" || bad "missing shards: rc $rc, '$(cat "$W/err")'"
+
+# checkpoint whose tensors do not match its config (metadata edited by Python, data untouched)
+python3 - "$ck" "$W/shape.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+h["__metadata__"]["n_embd"] = "64"
+j = json.dumps(h).encode(); j += b" " * (-len(j) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(j)) + j + b[8 + n:])
+PY
+"$TINYLLM" run -m "$W/shape.safetensors" > /dev/null 2> "$W/err"; rc=$?
+[ $rc = 1 ] && grep -q "shape.safetensors: tensor 'wte' has the wrong dtype or shape" "$W/err" || bad "shape mismatch: rc $rc, '$(cat "$W/err")'"
+"$TINYLLM" tokenizer encode --vocab "$W/data/meta.json" --merges "$W/corpus.txt" hi > /dev/null 2> "$W/err"; rc=$?
+[ $rc = 1 ] && grep -q "meta.json: expected an object of 256" "$W/err" || bad "garbage tokenizer file: rc $rc, '$(cat "$W/err")'"
+
+# non-finite policy: an absurd learning rate blows the weights up; 'stop' stops at once, 'skip'
+# skips updates and stops after 10 in a row; no checkpoint ever holds a non-finite value
+nf=(--train "$W/data" --model 2x2x32 --seq-len 32 --batch-size 2 --steps 30 --lr 1e30 --grad-clip 0 --eval-every 0 --ckpt-every 1 --keep 100 -t 2)
+"$TINYLLM" pretrain "${nf[@]}" --on-nonfinite stop -o "$W/nf1" > /dev/null 2> "$W/err"; rc=$?
+[ $rc = 1 ] && grep -q "non-finite .*stopping (--on-nonfinite stop)" "$W/err" || bad "nonfinite stop: rc $rc, '$(tail -1 "$W/err")'"
+"$TINYLLM" pretrain "${nf[@]}" --on-nonfinite skip -o "$W/nf2" > /dev/null 2> "$W/err"; rc=$?
+[ $rc = 1 ] && grep -q "11 consecutive non-finite steps" "$W/err" || bad "nonfinite skip: rc $rc, '$(tail -1 "$W/err")'"
+grep -q '"type":"skip"' "$W/nf2/metrics.jsonl" || bad "skips not logged"
+python3 - "$W"/nf1/step_*.safetensors "$W"/nf2/step_*.safetensors <<'PY' || bad "a checkpoint holds non-finite values"
+import array, json, math, struct, sys
+for p in sys.argv[1:]:
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+    a = array.array("f"); a.frombytes(b[8 + n:])
+    assert all(math.isfinite(x) for x in a), p
+print("checked", len(sys.argv) - 1, "checkpoints: all finite")
+PY
 exit $fail
