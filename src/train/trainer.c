@@ -191,11 +191,11 @@ static int save(trainer *t, tl_err *e) {
 
 static int train_loop(trainer *t, tl_err *e) {
     const tl_train_opts *o = t->o;
-    tl_progress prog;
-    tl_progress_init(&prog, "train", "step", (uint64_t)o->steps);
+    uint64_t start_step = t->st.step;
+    tl_progress prog; /* counts this session's steps, so rate and ETA stay right after a resume */
+    tl_progress_init(&prog, "train", "step", (uint64_t)o->steps > start_step ? (uint64_t)o->steps - start_step : 0);
     double val_loss = NAN;
     int consecutive_skips = 0;
-    uint64_t start_step = t->st.step;
     if (t->have_val && start_step == 0) {
         if (evaluate(t, &val_loss, e)) return -1;
         tl_jsonl_write(&t->log, "\"type\":\"val\",\"step\":0,\"val_loss\":%.6f", val_loss);
