@@ -48,6 +48,7 @@ int tl_cmd_prepare(int argc, char **argv) {
         tl_errf(&e, "--shard-tokens must be >= 1");
         return tl_cli_fail(&e);
     }
+    tl_opts_print(&cmd, stderr);
     tl_bpe *bpe;
     if (tl_bpe_load_gpt2_default(&bpe, &e)) return tl_cli_fail(&e);
     tl_prepare_stats st;

@@ -57,6 +57,7 @@ int tl_cmd_run(int argc, char **argv) {
         return tl_cli_fail(&e);
     }
     if (threads > 0) omp_set_num_threads(threads);
+    tl_opts_print(&cmd, stderr);
     tl_gpt2 m;
     tl_train_state st;
     if (tl_ckpt_load(model, &m, NULL, &st, &e)) return tl_cli_fail(&e);

@@ -181,7 +181,7 @@ void tl_opts_help(const tl_cmd *c, FILE *f) {
         else snprintf(left, sizeof left, "    --%s %s", o->name, meta[o->type]);
         value_str(o, def, sizeof def);
         fprintf(f, "  %-26s %s", left, o->help);
-        if (o->type != TL_OPT_FLAG && strcmp(def, "(none)")) fprintf(f, " [%s]", def);
+        if (o->type != TL_OPT_FLAG && strcmp(def, "(none)") && def[0]) fprintf(f, " [%s]", def);
         fputc('\n', f);
     }
     fprintf(f, "  %-26s %s\n  %-26s %s\n", "    --config FILE", "read 'key = value' lines (keys: the long names above); the command line wins",
