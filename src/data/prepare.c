@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/rng.h"
+#include "data/csv.h"
 #include "data/shard.h"
 
 /* A document longer than this is tokenized in pieces, cut only after a lone '\n' between two
@@ -33,6 +35,7 @@ typedef struct prep {
     tl_rng rng;
     tl_ivec ids;
     tl_progress prog;
+    FILE *ft[2]; /* finetune_{train,val}.jsonl in the stage, opened on the first CSV row */
 } prep;
 
 static const char *split_name[2] = {"train", "val"};
@@ -148,6 +151,81 @@ static int read_text(prep *p, FILE *f, tl_err *e) {
     return rc;
 }
 
+/* CSV task rows: the header names the columns; each record becomes one rendered document. */
+typedef struct csv_ctx {
+    prep *p;
+    const char *path;
+    int ncols, col[3]; /* instruction (-1: fixed text), input, output */
+    tl_buf prompt, resp;
+} csv_ctx;
+
+static int csv_column(const tl_csv_row *h, const char *name, const char *path, tl_err *e) {
+    for (int i = 0; i < h->n; i++)
+        if (!strcmp(h->f[i], name)) return i;
+    char cols[512] = "";
+    for (int i = 0; i < h->n && strlen(cols) < 400; i++) snprintf(cols + strlen(cols), sizeof cols - strlen(cols), "%s%s", i ? ", " : "", h->f[i]);
+    return tl_errf(e, "%s:%ld: no column '%s' (the header has: %s)", path, h->line, name, cols);
+}
+
+static int write_finetune(prep *p, const tl_buf *prompt, const tl_buf *resp, tl_err *e) {
+    if (!p->ft[p->which]) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/finetune_%s.jsonl", p->stage, split_name[p->which]);
+        if (!(p->ft[p->which] = fopen(path, "w"))) return tl_errf(e, "%s: cannot create: %s", path, strerror(errno));
+    }
+    json_t *j = json_pack("{s:s%, s:s%}", "prompt", prompt->p, prompt->n, "response", resp->p, resp->n);
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    int bad = !s || fprintf(p->ft[p->which], "%s\n", s) < 0;
+    free(s);
+    json_decref(j);
+    return bad ? tl_errf(e, "finetune_%s.jsonl: write failed", split_name[p->which]) : 0;
+}
+
+static int csv_row(void *ctx, const tl_csv_row *r, tl_err *e) {
+    csv_ctx *c = ctx;
+    const tl_task *t = c->p->o->task;
+    if (c->ncols == 0) { /* the header */
+        c->ncols = r->n;
+        c->col[0] = t->instruction_col ? csv_column(r, t->instruction_col, c->path, e) : -1;
+        c->col[1] = csv_column(r, t->input_col, c->path, e);
+        c->col[2] = csv_column(r, t->output_col, c->path, e);
+        return (t->instruction_col && c->col[0] < 0) || c->col[1] < 0 || c->col[2] < 0 ? -1 : 0;
+    }
+    if (r->n != c->ncols) return tl_errf(e, "%s:%ld: %d fields, but the header has %d", c->path, r->line, r->n, c->ncols);
+    const char *out = r->f[c->col[2]];
+    size_t on = r->len[c->col[2]];
+    if (t->kind == TL_TASK_CLASSIFY && tl_task_label(t, out, on) < 0)
+        return tl_errf(e, "%s:%ld: label '%.*s' is not in the task's label set", c->path, r->line, (int)(on < 60 ? on : 60), out);
+    if (t->kind == TL_TASK_REGRESS) {
+        char *end;
+        double v = strtod(out, &end);
+        while (*end == ' ' || *end == '\t') end++;
+        if (end == out || *end || !isfinite(v)) return tl_errf(e, "%s:%ld: output '%.*s' is not a number", c->path, r->line, (int)(on < 60 ? on : 60), out);
+    }
+    const char *ins = c->col[0] >= 0 ? r->f[c->col[0]] : t->instruction;
+    size_t insn = c->col[0] >= 0 ? r->len[c->col[0]] : strlen(t->instruction);
+    c->prompt.n = c->resp.n = 0;
+    if (tl_task_prompt(t, ins, insn, r->f[c->col[1]], r->len[c->col[1]], &c->prompt, e) ||
+        tl_task_response(out, on, &c->resp, e))
+        return tl_err_wrap(e, "%s:%ld", c->path, r->line);
+    prep *p = c->p;
+    if (doc_begin(p, e) || doc_text(p, c->prompt.p, c->prompt.n, e) || doc_text(p, c->resp.p, c->resp.n, e) ||
+        write_finetune(p, &c->prompt, &c->resp, e))
+        return -1;
+    tl_progress_update(&p->prog, p->st->tokens[0] + p->st->tokens[1], NULL);
+    return 0;
+}
+
+static int read_csv(prep *p, const char *path, tl_err *e) {
+    if (!p->o->task) return tl_errf(e, "%s: CSV input needs a task spec (--task FILE; see tasks/)", path);
+    csv_ctx c = {.p = p, .path = path};
+    int rc = tl_csv_read(path, csv_row, &c, e);
+    if (!rc && c.ncols == 0) rc = tl_errf(e, "%s: empty file (no header row)", path);
+    tl_buf_free(&c.prompt);
+    tl_buf_free(&c.resp);
+    return rc;
+}
+
 static int has_suffix(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);
     return a >= b && !strcmp(s + a - b, suf);
@@ -195,6 +273,11 @@ static int publish(prep *p, tl_err *e) {
             snprintf(to, sizeof to, "%s/%s_%06d.bin", p->o->out_dir, split_name[s], i);
             if (rename(from, to)) return tl_errf(e, "%s: cannot move into place: %s", to, strerror(errno));
         }
+    for (int s = 0; s < 2; s++) {
+        snprintf(from, sizeof from, "%s/finetune_%s.jsonl", p->stage, split_name[s]);
+        snprintf(to, sizeof to, "%s/finetune_%s.jsonl", p->o->out_dir, split_name[s]);
+        if (tl_file_exists(from) && rename(from, to)) return tl_errf(e, "%s: cannot move into place: %s", to, strerror(errno));
+    }
     snprintf(from, sizeof from, "%s/meta.json", p->stage);
     snprintf(to, sizeof to, "%s/meta.json", p->o->out_dir);
     if (rename(from, to)) return tl_errf(e, "%s: cannot move into place: %s", to, strerror(errno));
@@ -216,6 +299,10 @@ int tl_prepare(const tl_bpe *bpe, const tl_prepare_opts *o, const char *const *i
     tl_progress_init(&p.prog, "prepare", "tok", 0);
     int rc = 0;
     for (int i = 0; i < n_inputs && !rc; i++) {
+        if (has_suffix(inputs[i], ".csv")) {
+            rc = read_csv(&p, inputs[i], e);
+            continue;
+        }
         FILE *f = fopen(inputs[i], "rb");
         if (!f) {
             rc = tl_errf(e, "%s: cannot open: %s", inputs[i], strerror(errno));
@@ -233,6 +320,8 @@ int tl_prepare(const tl_bpe *bpe, const tl_prepare_opts *o, const char *const *i
             else if (tl_shard_writer_commit(&p.out[s].w, e)) rc = -1;
             else st->shards[s]++;
         }
+    for (int s = 0; s < 2; s++)
+        if (p.ft[s] && fclose(p.ft[s]) != 0 && !rc) rc = tl_errf(e, "finetune_%s.jsonl: write failed", split_name[s]);
     if (!rc && st->tokens[0] == 0) rc = tl_errf(e, "%s: no text found in the inputs", inputs[0]);
     if (!rc && o->val_fraction > 0 && st->tokens[1] == 0)
         rc = tl_errf(e, "no document was drawn into val (%llu documents); give more documents or --val-fraction 0",

@@ -5,13 +5,19 @@
  * val (a seeded draw per document) and is written as <end-of-text> + its tokens. Shards fill up to
  * `shard_tokens` and are named train_000000.bin, val_000000.bin, ...; a meta.json records the
  * tokenizer and counts. Everything is written into a staging folder first and moved into place
- * only when all inputs succeeded, so a failure leaves no partial output. */
+ * only when all inputs succeeded, so a failure leaves no partial output.
+ *
+ * CSV files are task data: with a task spec each row becomes one document, the paper's template
+ * filled from the spec's columns (tasks/task.h), and the same split also goes to
+ * finetune_train.jsonl / finetune_val.jsonl as {"prompt": ..., "response": ...} lines, keeping the
+ * boundary that response-only fine-tuning needs. */
 #ifndef TL_DATA_PREPARE_H
 #define TL_DATA_PREPARE_H
 
 #include <stdint.h>
 
 #include "base/err.h"
+#include "tasks/task.h"
 #include "tokenizer/bpe.h"
 
 typedef enum { TL_DOCS_PARAGRAPH, TL_DOCS_LINE, TL_DOCS_FILE } tl_doc_split;
@@ -24,6 +30,7 @@ typedef struct tl_prepare_opts {
     tl_doc_split split;     /* how plain text files are cut into documents */
     const char *field;      /* JSONL string field holding the text ("text") */
     const char *tokenizer_name; /* recorded in meta.json ("gpt2") */
+    const tl_task *task;        /* how CSV rows are rendered; NULL: CSV inputs are an error */
 } tl_prepare_opts;
 
 typedef struct tl_prepare_stats {

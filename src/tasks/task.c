@@ -1,0 +1,217 @@
+/* Task specs (parsing, checking) and the paper's instruction template (contracts in task.h). */
+#include "tasks/task.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static void trim(const char **s, size_t *n) {
+    while (*n && is_space(**s)) (*s)++, (*n)--;
+    while (*n && is_space((*s)[*n - 1])) (*n)--;
+}
+
+/* Copies a spec value, turning \n into a newline and \\ into a backslash. */
+static char *unescape(const char *v, size_t n) {
+    char *out = malloc(n + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '\\' && i + 1 < n && (v[i + 1] == 'n' || v[i + 1] == '\\')) {
+            *o++ = v[i + 1] == 'n' ? '\n' : '\\';
+            i++;
+        } else {
+            *o++ = v[i];
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+static int parse_labels(tl_task *t, const char *v, const char *where, tl_err *e) {
+    for (const char *p = v; *p;) {
+        const char *q = strchr(p, ',');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        const char *s = p;
+        trim(&s, &n);
+        if (!n) return tl_errf(e, "%s: empty label in '%s'", where, v);
+        if (tl_task_label(t, s, n) >= 0) return tl_errf(e, "%s: label '%.*s' is listed twice", where, (int)n, s);
+        char **l = realloc(t->labels, sizeof *l * (size_t)(t->n_labels + 1));
+        if (!l) return tl_errf(e, "%s: out of memory", where);
+        t->labels = l;
+        if (!(l[t->n_labels] = unescape(s, n))) return tl_errf(e, "%s: out of memory", where);
+        t->n_labels++;
+        if (!q) break;
+        p = q + 1;
+    }
+    return 0;
+}
+
+static int parse_numbers(tl_task *t, const char *v, const char *where, tl_err *e) {
+    char *end;
+    if (!strcmp(v, "keep")) t->numbers = TL_NUM_KEEP;
+    else if (!strncmp(v, "round:", 6)) {
+        long d = strtol(v + 6, &end, 10);
+        if (end == v + 6 || *end || d < 0 || d > 9) return tl_errf(e, "%s: numbers = round:N needs N in 0..9", where);
+        t->numbers = TL_NUM_ROUND;
+        t->digits = (int)d;
+    } else if (!strncmp(v, "scale:", 6)) {
+        double k = strtod(v + 6, &end);
+        if (end == v + 6 || *end || !(k > 0) || k > 1e9) return tl_errf(e, "%s: numbers = scale:K needs K > 0", where);
+        t->numbers = TL_NUM_SCALE;
+        t->scale = k;
+    } else return tl_errf(e, "%s: numbers must be keep, round:N or scale:K, not '%s'", where, v);
+    return 0;
+}
+
+int tl_task_load(tl_task *t, const char *path, tl_err *e) {
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "r");
+    if (!f) return tl_errf(e, "%s: cannot open task spec: %s", path, strerror(errno));
+    char *line = NULL, where[4200];
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, rc = 0, regression = 0;
+    while (!rc && (len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        const char *s = line;
+        size_t n = (size_t)len;
+        trim(&s, &n);
+        if (!n || *s == '#') continue;
+        const char *eq = memchr(s, '=', n);
+        if (!eq) {
+            rc = tl_errf(e, "%s: expected 'key = value'", where);
+            break;
+        }
+        const char *k = s, *v = eq + 1;
+        size_t kn = (size_t)(eq - s), vn = n - kn - 1;
+        trim(&k, &kn);
+        trim(&v, &vn);
+        char *val = unescape(v, vn);
+        if (!val) {
+            rc = tl_errf(e, "%s: out of memory", where);
+            break;
+        }
+        char **slot = NULL;
+#define KEY(name) (kn == strlen(name) && !strncmp(k, name, kn))
+        if (KEY("name")) slot = &t->name;
+        else if (KEY("instruction")) slot = &t->instruction;
+        else if (KEY("instruction_column")) slot = &t->instruction_col;
+        else if (KEY("input_column")) slot = &t->input_col;
+        else if (KEY("output_column")) slot = &t->output_col;
+        else if (KEY("labels")) rc = parse_labels(t, val, where, e);
+        else if (KEY("numbers")) rc = parse_numbers(t, val, where, e);
+        else if (KEY("kind")) {
+            if (!strcmp(val, "regression")) regression = 1;
+            else if (strcmp(val, "classification")) rc = tl_errf(e, "%s: kind must be classification or regression", where);
+        } else rc = tl_errf(e, "%s: unknown key '%.*s'", where, (int)kn, k);
+#undef KEY
+        if (slot) {
+            if (*slot) rc = tl_errf(e, "%s: '%.*s' is set twice", where, (int)kn, k);
+            else *slot = val, val = NULL;
+        }
+        free(val);
+    }
+    free(line);
+    fclose(f);
+    if (!rc && !t->input_col) rc = tl_errf(e, "%s: input_column is required", path);
+    if (!rc && !t->output_col) rc = tl_errf(e, "%s: output_column is required", path);
+    if (!rc && !!t->instruction == !!t->instruction_col)
+        rc = tl_errf(e, "%s: set exactly one of instruction and instruction_column", path);
+    if (!rc && regression && t->n_labels) rc = tl_errf(e, "%s: kind = regression takes no labels", path);
+    if (!rc && !regression && t->n_labels < 2) rc = tl_errf(e, "%s: a classification task needs labels (at least 2)", path);
+    t->kind = regression ? TL_TASK_REGRESS : TL_TASK_CLASSIFY;
+    if (rc) tl_task_free(t);
+    return rc;
+}
+
+void tl_task_free(tl_task *t) {
+    free(t->name);
+    free(t->instruction);
+    free(t->instruction_col);
+    free(t->input_col);
+    free(t->output_col);
+    for (int i = 0; i < t->n_labels; i++) free(t->labels[i]);
+    free(t->labels);
+    memset(t, 0, sizeof *t);
+}
+
+int tl_task_label(const tl_task *t, const char *s, size_t n) {
+    trim(&s, &n);
+    for (int i = 0; i < t->n_labels; i++)
+        if (strlen(t->labels[i]) == n && !memcmp(t->labels[i], s, n)) return i;
+    return -1;
+}
+
+/* A number starts at a digit, or at '-'/'.' followed by a digit, not inside a word or number. */
+static size_t number_at(const char *s, size_t n, size_t i) {
+    if (i > 0 && (s[i - 1] == '.' || s[i - 1] == '_' || (s[i - 1] >= '0' && s[i - 1] <= '9') ||
+                  ((s[i - 1] | 32) >= 'a' && (s[i - 1] | 32) <= 'z')))
+        return 0;
+    size_t j = i;
+    if (j < n && s[j] == '-') j++;
+    size_t d0 = j;
+    while (j < n && s[j] >= '0' && s[j] <= '9') j++;
+    size_t digits = j - d0;
+    if (j < n && s[j] == '.') {
+        size_t k = j + 1;
+        while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+        digits += k - j - 1;
+        if (k > j + 1) j = k;
+    }
+    if (!digits) return 0;
+    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+        size_t k = j + 1;
+        if (k < n && (s[k] == '-' || s[k] == '+')) k++;
+        size_t k0 = k;
+        while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+        if (k > k0) j = k;
+    }
+    if (j < n && (((s[j] | 32) >= 'a' && (s[j] | 32) <= 'z') || s[j] == '_')) return 0; /* part of a word: 3rd, 0x1F */
+    return j - i;
+}
+
+int tl_task_numbers(const tl_task *t, const char *s, size_t n, tl_buf *out, tl_err *e) {
+    if (t->numbers == TL_NUM_KEEP) return tl_buf_append(out, s, n, e);
+    size_t lit = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = number_at(s, n, i);
+        if (!k) {
+            i++;
+            continue;
+        }
+        if (tl_buf_append(out, s + lit, i - lit, e)) return -1;
+        char num[64], txt[64];
+        size_t m = k < sizeof num - 1 ? k : sizeof num - 1;
+        memcpy(num, s + i, m);
+        num[m] = 0;
+        double x = strtod(num, NULL);
+        int w = t->numbers == TL_NUM_ROUND ? snprintf(txt, sizeof txt, "%.*f", t->digits, x)
+                                           : snprintf(txt, sizeof txt, "%.0f", round(x * t->scale));
+        if (txt[0] == '-' && strspn(txt + 1, "0.") == strlen(txt + 1)) memmove(txt, txt + 1, (size_t)w--); /* -0.0 */
+        if (tl_buf_append(out, txt, (size_t)w, e)) return -1;
+        i += k;
+        lit = i;
+    }
+    return tl_buf_append(out, s + lit, n - lit, e);
+}
+
+int tl_task_prompt(const tl_task *t, const char *instruction, size_t ni, const char *input, size_t nn, tl_buf *out,
+                   tl_err *e) {
+    trim(&instruction, &ni);
+    trim(&input, &nn);
+    if (tl_buf_append(out, "### Instruction:\n", 17, e) || tl_buf_append(out, instruction, ni, e) ||
+        tl_buf_append(out, "\n\n### Input:\n", 13, e) || tl_task_numbers(t, input, nn, out, e) ||
+        tl_buf_append(out, "\n\n### Response:\n", 16, e))
+        return -1;
+    return 0;
+}
+
+int tl_task_response(const char *output, size_t n, tl_buf *out, tl_err *e) {
+    trim(&output, &n);
+    if (tl_buf_append(out, output, n, e) || tl_buf_append(out, "\n\n### End", 9, e)) return -1;
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* Sensing tasks: the task spec (which CSV columns hold instruction / input / output, the label set
+ * or regression, how numbers are rendered) and the paper's prompt template, shared by prepare and,
+ * later, fine-tuning, eval, run and the server. libc only, so the edge runtime can use it.
+ *
+ * Template (fields trimmed of surrounding white space):
+ *   ### Instruction:\n<instruction>\n\n### Input:\n<input>\n\n### Response:\n   <- prompt
+ *   <output>\n\n### End                                                          <- response
+ *
+ * Spec file: `key = value` lines, `#` comments; in values `\n` is a newline and `\\` a backslash.
+ *   name = gesture                  instruction = <text>   (or instruction_column = <column>)
+ *   input_column = input            output_column = output
+ *   labels = Tap, Double, Hold      (classification)  or  kind = regression
+ *   numbers = keep | round:N | scale:K   (input numbers as written, to N decimals, or x K rounded) */
+#ifndef TL_TASKS_TASK_H
+#define TL_TASKS_TASK_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "base/vec.h"
+
+typedef enum { TL_TASK_CLASSIFY, TL_TASK_REGRESS } tl_task_kind;
+typedef enum { TL_NUM_KEEP, TL_NUM_ROUND, TL_NUM_SCALE } tl_num_mode;
+
+typedef struct tl_task {
+    char *name;
+    char *instruction;     /* fixed text, or NULL when instruction_col is set */
+    char *instruction_col, *input_col, *output_col;
+    tl_task_kind kind;
+    int n_labels;
+    char **labels;
+    tl_num_mode numbers;
+    int digits;            /* round:N */
+    double scale;          /* scale:K */
+} tl_task;
+
+/* Loads and checks a spec; errors name path:line. */
+int tl_task_load(tl_task *t, const char *path, tl_err *e);
+void tl_task_free(tl_task *t);
+/* Index of `s` (trimmed) in the label set, or -1. */
+int tl_task_label(const tl_task *t, const char *s, size_t n);
+/* Appends the prompt (everything up to and including "### Response:\n"); the input's numbers are
+ * rendered per the spec. */
+int tl_task_prompt(const tl_task *t, const char *instruction, size_t ni, const char *input, size_t nn, tl_buf *out,
+                   tl_err *e);
+/* Appends the response: the trimmed output, then "\n\n### End". */
+int tl_task_response(const char *output, size_t n, tl_buf *out, tl_err *e);
+/* Appends `s` with every number re-rendered per the spec (keep: copied as is). */
+int tl_task_numbers(const tl_task *t, const char *s, size_t n, tl_buf *out, tl_err *e);
+
+#endif

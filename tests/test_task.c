@@ -1,0 +1,82 @@
+/* Task specs and the prompt template: exact template bytes, number rendering, and bad specs each
+ * rejected with a message naming file:line and the problem. */
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "tasks/task.h"
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void numbers(const char *spec_numbers, const char *in, const char *want) {
+    tl_task t = {.numbers = TL_NUM_KEEP};
+    char spec[256];
+    snprintf(spec, sizeof spec, "input_column = i\noutput_column = o\ninstruction = x\nkind = regression\nnumbers = %s\n", spec_numbers);
+    write_file("t_num.task", spec);
+    tl_err e;
+    CHECK(tl_task_load(&t, "t_num.task", &e) == 0, "%s", e.msg);
+    tl_buf out = {0};
+    tl_task_numbers(&t, in, strlen(in), &out, &e);
+    CHECK(out.p && !strcmp(out.p, want), "numbers = %s on '%s': got '%s', want '%s'", spec_numbers, in, out.p ? out.p : "", want);
+    tl_buf_free(&out);
+    tl_task_free(&t);
+    unlink("t_num.task");
+}
+
+int main(void) {
+    tl_err e;
+    tl_task t;
+    write_file("t_ok.task", "# comment\nname = demo\ninstruction = Say it.\\nTwice.\ninput_column = in\noutput_column = out\n"
+                            "labels = Yes, No ,Maybe\n");
+    CHECK(tl_task_load(&t, "t_ok.task", &e) == 0, "%s", e.msg);
+    CHECK(t.n_labels == 3 && !strcmp(t.labels[1], "No") && t.kind == TL_TASK_CLASSIFY, "labels");
+    CHECK(!strcmp(t.instruction, "Say it.\nTwice."), "escaped newline in instruction");
+    CHECK(tl_task_label(&t, " Maybe\n", 7) == 2 && tl_task_label(&t, "maybe", 5) == -1, "label lookup");
+    tl_buf b = {0};
+    const char *in = "  1.5, 2\n", *want_prompt = "### Instruction:\nSay it.\nTwice.\n\n### Input:\n1.5, 2\n\n### Response:\n";
+    CHECK(tl_task_prompt(&t, t.instruction, strlen(t.instruction), in, strlen(in), &b, &e) == 0 && !strcmp(b.p, want_prompt),
+          "prompt bytes: '%s'", b.p);
+    b.n = 0;
+    CHECK(tl_task_response(" Yes \n", 6, &b, &e) == 0 && !strcmp(b.p, "Yes\n\n### End"), "response bytes: '%s'", b.p);
+    tl_buf_free(&b);
+    tl_task_free(&t);
+
+    numbers("keep", "1003.45,70.62,-0.5,1e3", "1003.45,70.62,-0.5,1e3");
+    numbers("round:1", "1003.45,70.62,-0.04,1e3 x", "1003.5,70.6,0.0,1000.0 x");
+    numbers("round:0", "[253, 255.7]", "[253, 256]");
+    numbers("scale:10", "24.06 -1.25", "241 -13");
+    numbers("round:1", "h2o 3rd 0x1F v1.2 a-1.25", "h2o 3rd 0x1F v1.2 a-1.2");
+
+    static const struct {
+        const char *what, *spec, *expect;
+    } bad[] = {
+        {"unknown key", "input_column = a\noutput_column = b\ninstruction = x\nlabels = p, q\ncolour = red\n", "t_bad.task:5: unknown key 'colour'"},
+        {"no equals", "input_column a\n", "t_bad.task:1: expected 'key = value'"},
+        {"no input", "output_column = b\ninstruction = x\nlabels = p, q\n", "input_column is required"},
+        {"no output", "input_column = a\ninstruction = x\nlabels = p, q\n", "output_column is required"},
+        {"two instructions", "input_column = a\noutput_column = b\ninstruction = x\ninstruction_column = c\nlabels = p, q\n", "exactly one of instruction"},
+        {"no instruction", "input_column = a\noutput_column = b\nlabels = p, q\n", "exactly one of instruction"},
+        {"one label", "input_column = a\noutput_column = b\ninstruction = x\nlabels = p\n", "at least 2"},
+        {"regression with labels", "input_column = a\noutput_column = b\ninstruction = x\nkind = regression\nlabels = p, q\n", "takes no labels"},
+        {"bad kind", "kind = ranking\n", "t_bad.task:1: kind must be"},
+        {"empty label", "labels = p,,q\n", "empty label"},
+        {"repeated label", "labels = p, q, p\n", "listed twice"},
+        {"bad numbers", "numbers = round:x\n", "round:N needs N"},
+        {"unknown numbers", "numbers = fancy\n", "must be keep, round:N or scale:K"},
+        {"key twice", "input_column = a\ninput_column = b\n", "t_bad.task:2: 'input_column' is set twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_file("t_bad.task", bad[i].spec);
+        int rc = tl_task_load(&t, "t_bad.task", &e);
+        CHECK(rc == -1 && strstr(e.msg, bad[i].expect), "%s: got '%s'", bad[i].what, rc ? e.msg : "success");
+        if (!rc) tl_task_free(&t);
+    }
+    CHECK(tl_task_load(&t, "t_missing.task", &e) == -1 && strstr(e.msg, "t_missing.task: cannot open"), "%s", e.msg);
+    unlink("t_bad.task");
+    unlink("t_ok.task");
+    CHECK_DONE();
+}
