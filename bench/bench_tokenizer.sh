@@ -23,6 +23,6 @@ console.log("js-tiktoken", (bytes / best / 1e6).toFixed(2), n);
 JS
 read -r _ ours n1 < <("$BUILD/bench/bench_tokenizer" "$W/corpus.txt" 3)
 read -r _ theirs n2 < <(node "$W/tt.js" "$DATA/node/node_modules/js-tiktoken" "$W/corpus.txt")
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), node $(node --version)"
+echo "machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores (one used), node $(node --version)"
 echo "corpus: $(stat -c %s "$W/corpus.txt") bytes; tokens: tinyllm $n1, js-tiktoken $n2 $([ "$n1" = "$n2" ] && echo '(equal)' || echo '(DIFFER)')"
 printf 'encode: tinyllm %s MB/s, js-tiktoken %s MB/s, ratio %.2fx\n' "$ours" "$theirs" "$(python3 -c "print($ours / $theirs)")"

@@ -1,7 +1,9 @@
 # tinyllm's GPT-2 encoder against js-tiktoken's gpt2 (the reference implementation from npm) on an
-# edge-case corpus and on about 1 MB of real text: ids must be identical. U+0085 and U+FEFF are
+# edge-case corpus, a random mix of Unicode classes and about 1 MB of real text (licences, docs,
+# sensor-style lines, Debian copyright files): ids must be identical. U+0085 and U+FEFF are
 # left out: JavaScript's \s differs from Unicode White_Space there (see docs/tokenizer.md).
 set -u
+[ -r /usr/share/unicode/UnicodeData.txt ] || { echo "skip: unicode-data missing (apt-get install unicode-data)"; exit 77; }
 DATA=${TINYLLM_DATA:-$HOME/.cache/tinyllm}
 TT="$DATA/node/node_modules/js-tiktoken"
 if ! command -v node >/dev/null || [ ! -d "$TT" ]; then echo "skip: node or js-tiktoken missing (run scripts/install-deps)"; exit 77; fi
@@ -29,13 +31,38 @@ lic = "".join(open(f, errors="ignore").read() for f in sorted(glob.glob("/usr/sh
 docs = "".join(open(f).read() for f in sorted(glob.glob(src + "/*.md") + glob.glob(src + "/docs/*.md")))
 sensor = "".join("t=%d temp=%.2f hum=%d%% acc=[%s]\n" % (i, random.uniform(-10, 40), random.randint(0, 100),
                  ", ".join("%.3f" % random.gauss(0, 1) for _ in range(6))) for i in range(3000))
-big = lic + docs + sensor + "\n\n".join(cases)
-big = big[: 1 << 20]
-for i, c in enumerate(cases):
+copyright = ""
+for f in sorted(glob.glob("/usr/share/doc/*/copyright")):
+    if len(copyright) > 1 << 20:
+        break
+    copyright += open(f, errors="ignore").read()
+big = lic + docs + sensor + "\n\n".join(cases) + copyright
+big = big.replace("\x85", "").replace("\ufeff", "")[: 1 << 20]
+# random mixes of ASCII classes, contractions, spaces of all kinds and code points drawn from every
+# block assigned in UnicodeData.txt (the Unicode our tables come from; node's may be newer, so
+# code points assigned later are left out, as are U+0085 and U+FEFF)
+assigned, first = [], None
+for line in open("/usr/share/unicode/UnicodeData.txt"):
+    f = line.split(";")
+    cp = int(f[0], 16)
+    if f[1].endswith("First>"):
+        first = cp
+    elif f[1].endswith("Last>") and f[2] != "Cs":
+        assigned.extend(range(first, cp + 1, 101))
+    elif f[2] != "Cs" and cp >= 0x80 and cp not in (0x85, 0xFEFF):
+        assigned.append(cp)
+common = list(" \t\n\r\x0b\x0c\u00a0\u2003\u3000\u2028\u1680sStTrevmld0123456789.,-+eE!?()[]<>/\\\"_:;") + [
+    "'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'", "\u0301", "\u200d", "  ", "\r\n", "ab", "ab" * 9, " " * 9, "7" * 9]
+mix = []
+for _ in range(40000):
+    x = random.random()
+    mix.append(random.choice(common) if x < 0.7 else chr(random.choice(assigned)))
+for i, c in enumerate(cases + ["".join(mix)]):
     open("%s/case%02d.txt" % (w, i), "w").write(c)
 open(w + "/big.txt", "w").write(big)
-print(len(cases), "cases,", len(big.encode()), "bytes of real text")
+print(len(cases) + 1, "cases (the last random),", len(big.encode()), "bytes of real text")
 PY
+[ $? = 0 ] || { echo "corpus generation failed"; exit 1; }
 
 cat > "$W/ref.js" <<'JS'
 const fs = require("fs");

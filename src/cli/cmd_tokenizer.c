@@ -26,10 +26,16 @@ int tl_cmd_tokenizer(int argc, char **argv) {
         {"merges", 0, TL_OPT_STR, &merges, "vocab.bpe (default: the data directory's GPT-2 files)"},
     };
     tl_cmd cmd = {"tokenizer", "tinyllm tokenizer encode [TEXT] | decode [IDS...] [options]",
-                  "encode: prints the GPT-2 token ids of TEXT (or of stdin / --file), space-separated; ids are\n"
-                  "byte-identical to tiktoken's gpt2 encoding, and any bytes (also invalid UTF-8) encode.\n"
-                  "decode: writes the bytes of the ids given as arguments (or on stdin / in --file).\n\n"
-                  "example: tinyllm tokenizer encode \"Hello, world!\"      -> 15496 11 995 0",
+                  "encode: prints the GPT-2 token ids of TEXT (several arguments are joined by spaces), else\n"
+                  "of --file, else of stdin, space-separated on one line. Ids are byte-identical to tiktoken's\n"
+                  "gpt2 encoding; any bytes encode (invalid UTF-8 too); <|endoftext|> is ordinary text.\n"
+                  "decode: writes the raw bytes of the ids given as arguments, else in --file, else on stdin\n"
+                  "(separated by spaces, commas or newlines).\n"
+                  "The vocabulary is GPT-2's encoder.json + vocab.bpe from $TINYLLM_DATA/gpt2/ (default\n"
+                  "~/.cache/tinyllm/gpt2/, installed by scripts/install-deps), or --vocab + --merges.\n\n"
+                  "examples: tinyllm tokenizer encode \"Hello, world!\"      -> 15496 11 995 0\n"
+                  "          tinyllm tokenizer decode 15496 11 995 0        -> Hello, world!\n"
+                  "          tinyllm tokenizer encode -f notes.txt | wc -w   (count tokens)",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[4096];
     int npos;
@@ -41,6 +47,10 @@ int tl_cmd_tokenizer(int argc, char **argv) {
         return tl_cli_fail(&e);
     }
     int encode = !strcmp(pos[0], "encode");
+    if (npos > 1 && file) {
+        tl_errf(&e, "tokenizer: give the input as arguments or as --file, not both");
+        return tl_cli_fail(&e);
+    }
     if (!!vocab != !!merges) {
         tl_errf(&e, "tokenizer: --vocab and --merges go together");
         return tl_cli_fail(&e);
@@ -64,6 +74,7 @@ int tl_cmd_tokenizer(int argc, char **argv) {
         if (file) fclose(f);
         if (bad) goto done;
     }
+    const char *src = npos > 1 ? "arguments" : file ? file : "stdin";
     if (encode) {
         if (tl_bpe_encode(bpe, in.p ? in.p : "", in.n, &ids, &e)) goto done;
         for (size_t i = 0; i < ids.n; i++) printf(i ? " %d" : "%d", ids.v[i]);
@@ -76,14 +87,22 @@ int tl_cmd_tokenizer(int argc, char **argv) {
             errno = 0;
             long v = strtol(p + i, &end, 10);
             if (end == p + i || errno || v < 0 || v > INT32_MAX || (*end && !strchr(" \t\r\n,", *end))) {
-                tl_errf(&e, "%s: '%.20s' is not a token id", npos > 1 ? "arguments" : file ? file : "stdin", p + i);
+                int k = (int)strcspn(p + i, " \t\r\n,");
+                tl_errf(&e, "%s: '%.*s' is not a token id", src, k < 20 ? k : 20, p + i);
                 goto done;
             }
             if (tl_ivec_push(&ids, (int32_t)v, &e)) goto done;
             i = (size_t)(end - p);
         }
-        if (tl_bpe_decode(bpe, ids.v, ids.n, &out, &e)) goto done;
+        if (tl_bpe_decode(bpe, ids.v, ids.n, &out, &e)) {
+            tl_err_wrap(&e, "%s", src);
+            goto done;
+        }
         fwrite(out.p ? out.p : "", 1, out.n, stdout);
+    }
+    if (fflush(stdout) || ferror(stdout)) {
+        tl_errf(&e, "stdout: write error: %s", strerror(errno));
+        goto done;
     }
     rc = 0;
 done:

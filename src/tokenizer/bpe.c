@@ -20,30 +20,84 @@
 
 #define NO_RANK INT32_MAX
 
+typedef struct slot {
+    uint32_t id1; /* id + 1, 0 = empty */
+    uint32_t tag; /* high hash bits: most mismatches skip the memcmp */
+} slot;
+
 struct tl_bpe {
-    int n;              /* tokens */
+    int n;               /* tokens */
     unsigned char *blob; /* all token bytes */
     uint32_t *off, *len; /* [n] */
-    int32_t *rank;      /* [n], NO_RANK for tokens no merge creates */
+    int32_t *rank;       /* [n], NO_RANK for tokens no merge creates */
     int32_t byte_id[256];
-    uint32_t *table;    /* open addressing: id + 1, 0 = empty */
+    slot *table;         /* open addressing, load factor <= 1/2 */
     uint32_t mask;
+    uint32_t max_len;    /* longest token: longer strings need no lookup */
+    uint8_t ascii_class[128]; /* tl_uni_class of ASCII, for the pre-tokenizer's fast path */
     int eot;
 };
 
+/* Word-at-a-time multiplicative hash (internal only, so byte order does not matter). The tail is
+ * read as a last word overlapping the one before, or as two overlapping halves: never past p + n. */
 static uint64_t hash_bytes(const unsigned char *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
+    const uint64_t k = 0x9E3779B97F4A7C15ULL;
+    uint64_t h = (n + 1) * k, w = 0;
+    if (n >= 8) {
+        const unsigned char *end = p + n - 8;
+        for (; p < end; p += 8) {
+            memcpy(&w, p, 8);
+            h = (h ^ w) * k;
+            h ^= h >> 31;
+        }
+        memcpy(&w, end, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        w = a | (uint64_t)b << 32;
+    } else if (n) {
+        w = p[0] | (uint32_t)p[n / 2] << 8 | (uint32_t)p[n - 1] << 16;
+    }
+    h = (h ^ w) * k;
+    return h ^ h >> 29;
+}
+
+/* The id of bytes p[0..n) whose hash_bytes is h, or -1. */
+static int find(const tl_bpe *t, const unsigned char *p, size_t n, uint64_t h) {
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        slot s = t->table[i];
+        if (!s.id1) return -1;
+        int id = (int)s.id1 - 1;
+        if (s.tag == tag && t->len[id] == n && !memcmp(t->blob + t->off[id], p, n)) return id;
+    }
 }
 
 static int lookup(const tl_bpe *t, const unsigned char *p, size_t n) {
-    for (uint64_t i = hash_bytes(p, n) & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t v = t->table[i];
-        if (!v) return -1;
-        int id = (int)v - 1;
-        if (t->len[id] == n && !memcmp(t->blob + t->off[id], p, n)) return id;
+    return n > t->max_len ? -1 : find(t, p, n, hash_bytes(p, n));
+}
+
+static void insert(tl_bpe *t, int id) {
+    uint64_t h = hash_bytes(t->blob + t->off[id], t->len[id]);
+    uint64_t i = h & t->mask;
+    while (t->table[i].id1) i = (i + 1) & t->mask;
+    t->table[i] = (slot){(uint32_t)id + 1, (uint32_t)(h >> 32)};
+    if (t->len[id] > t->max_len) t->max_len = t->len[id];
+}
+
+/* Copies s[0..n) for an error message: at most 48 bytes, control bytes as \xNN, so the message
+ * stays one line whatever a hostile file holds. */
+static const char *quote(const char *s, size_t n, char buf[200]) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 48; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) k += (size_t)snprintf(buf + k, 5, "\\x%02x", c);
+        else buf[k++] = (char)c;
     }
+    if (n > 48) memcpy(buf + k, "...", 3), k += 3;
+    buf[k] = 0;
+    return buf;
 }
 
 /* GPT-2 spells bytes as printable code points: 33..126, 161..172, 174..255 as themselves, the
@@ -95,6 +149,10 @@ static int load_encoder(tl_bpe *t, const char *path, const int16_t byte_of[324],
         goto out;
     }
     json_object_foreach(root, k, v) total += strlen(k);
+    if (total >= UINT32_MAX) {
+        rc = tl_errf(e, "%s: %zu bytes of token text is more than 4 GB", path, total);
+        goto out;
+    }
     t->n = (int)n;
     t->blob = tl_calloc(total + 1, 1, e);
     t->off = tl_calloc(n, sizeof *t->off, e);
@@ -110,32 +168,37 @@ static int load_encoder(tl_bpe *t, const char *path, const int16_t byte_of[324],
     }
     for (size_t i = 0; i < n; i++) t->len[i] = UINT32_MAX; /* marks ids not yet seen */
     size_t used = 0;
+    char q[200];
     json_object_foreach(root, k, v) {
-        json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
+        size_t kl = strlen(k);
+        if (!json_is_integer(v)) {
+            rc = tl_errf(e, "%s: token '%s' has an id that is not an integer", path, quote(k, kl, q));
+            goto out;
+        }
+        json_int_t id = json_integer_value(v);
         if (id < 0 || id >= (json_int_t)n) {
-            rc = tl_errf(e, "%s: token '%s' has id %lld outside 0..%zu", path, k, (long long)id, n - 1);
+            rc = tl_errf(e, "%s: token '%s' has id %lld outside 0..%zu", path, quote(k, kl, q), (long long)id, n - 1);
             goto out;
         }
         if (t->len[id] != UINT32_MAX) {
-            rc = tl_errf(e, "%s: id %lld is used twice (token '%s')", path, (long long)id, k);
+            rc = tl_errf(e, "%s: id %lld is used twice (token '%s')", path, (long long)id, quote(k, kl, q));
             goto out;
         }
-        long bl = unspell(k, strlen(k), byte_of, t->blob + used);
+        long bl = unspell(k, kl, byte_of, t->blob + used);
         if (bl <= 0) {
-            rc = tl_errf(e, "%s: token '%s' (id %lld) is empty or not in GPT-2's byte alphabet", path, k, (long long)id);
+            rc = tl_errf(e, "%s: token '%s' (id %lld) is empty or not in GPT-2's byte alphabet", path, quote(k, kl, q),
+                         (long long)id);
             goto out;
         }
         if (lookup(t, t->blob + used, (size_t)bl) >= 0) {
-            rc = tl_errf(e, "%s: token '%s' (id %lld) repeats another token's bytes", path, k, (long long)id);
+            rc = tl_errf(e, "%s: token '%s' (id %lld) repeats another token's bytes", path, quote(k, kl, q), (long long)id);
             goto out;
         }
         t->off[id] = (uint32_t)used;
         t->len[id] = (uint32_t)bl;
         t->rank[id] = NO_RANK;
         used += (size_t)bl;
-        uint64_t h = hash_bytes(t->blob + t->off[id], (size_t)bl) & t->mask;
-        while (t->table[h]) h = (h + 1) & t->mask;
-        t->table[h] = (uint32_t)id + 1;
+        insert(t, (int)id);
     }
     for (int b = 0; b < 256; b++) {
         unsigned char c = (unsigned char)b;
@@ -164,13 +227,15 @@ static int load_merges(tl_bpe *t, const char *path, const int16_t byte_of[324], 
     int rc = 0;
     unsigned char *buf = NULL;
     size_t bufcap = 0;
+    char q[200];
     while ((n = getline(&line, &cap, f)) > 0) {
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
         if (n == 0 || (lineno == 1 && !strncmp(line, "#version", 8))) continue;
         char *sp = memchr(line, ' ', (size_t)n);
         if (!sp || sp == line || sp == line + n - 1 || memchr(sp + 1, ' ', (size_t)(line + n - sp - 1))) {
-            rc = tl_errf(e, "%s:%ld: expected two tokens separated by one space", path, lineno);
+            rc = tl_errf(e, "%s:%ld: merge '%s' is not two tokens separated by one space", path, lineno,
+                         quote(line, (size_t)n, q));
             break;
         }
         if (bufcap < (size_t)n) {
@@ -182,14 +247,30 @@ static int load_merges(tl_bpe *t, const char *path, const int16_t byte_of[324], 
         }
         long a = unspell(line, (size_t)(sp - line), byte_of, buf);
         long b = a < 0 ? -1 : unspell(sp + 1, (size_t)(line + n - sp - 1), byte_of, buf + a);
-        int id = b < 0 ? -1 : lookup(t, buf, (size_t)(a + b));
-        if (b < 0) rc = tl_errf(e, "%s:%ld: merge parts are not in GPT-2's byte alphabet", path, lineno);
-        else if (id < 0) rc = tl_errf(e, "%s:%ld: merge result '%s' is not a token of the vocabulary", path, lineno, line);
-        else if (t->rank[id] != NO_RANK) rc = tl_errf(e, "%s:%ld: merge '%s' repeats an earlier merge's result", path, lineno, line);
-        if (rc) break;
+        int parts = b >= 0 && lookup(t, buf, (size_t)a) >= 0 && lookup(t, buf + a, (size_t)b) >= 0;
+        int id = parts ? lookup(t, buf, (size_t)(a + b)) : -1;
+        const char *why = b < 0                   ? "has a part outside GPT-2's byte alphabet"
+                          : !parts                ? "has a part that is not a token of the vocabulary"
+                          : id < 0                ? "makes a token that is not in the vocabulary"
+                          : t->rank[id] != NO_RANK ? "repeats an earlier merge's result"
+                                                   : NULL;
+        if (why) {
+            rc = tl_errf(e, "%s:%ld: merge '%s' %s", path, lineno, quote(line, (size_t)n, q), why);
+            break;
+        }
         t->rank[id] = (int32_t)rank++;
     }
-    if (!rc && ferror(f)) rc = tl_errf(e, "%s: read error", path);
+    if (!rc && ferror(f)) rc = tl_errf(e, "%s: read error: %s", path, strerror(errno));
+    /* every multi-byte token but specials (<|...|>) must come from a merge: catches a file cut at a
+     * line boundary, and a vocabulary that does not belong to these merges */
+    for (int id = 0; id < t->n && !rc; id++) {
+        const char *tok = (const char *)t->blob + t->off[id];
+        size_t len = t->len[id];
+        int special = len >= 4 && !memcmp(tok, "<|", 2) && !memcmp(tok + len - 2, "|>", 2);
+        if (len > 1 && t->rank[id] == NO_RANK && !special)
+            rc = tl_errf(e, "%s: %ld merges, but no merge makes token id %d ('%s'): truncated file?", path, rank, id,
+                         quote(tok, len, q));
+    }
     free(buf);
     free(line);
     fclose(f);
@@ -202,6 +283,7 @@ int tl_bpe_load_gpt2(tl_bpe **out, const char *encoder_json, const char *vocab_b
     if (!t) return -1;
     int16_t byte_of[324];
     gpt2_alphabet(byte_of);
+    for (int c = 0; c < 128; c++) t->ascii_class[c] = (uint8_t)tl_uni_class(c);
     if (load_encoder(t, encoder_json, byte_of, e) || load_merges(t, vocab_bpe, byte_of, e)) {
         tl_bpe_free(t);
         return -1;
@@ -234,10 +316,21 @@ typedef struct heap_ent {
     int32_t span;  /* bytes of the pair when pushed; stale if the parts changed since */
 } heap_ent;
 
+/* A memo of recent pieces that needed merging (real text repeats them: about +20% on prose):
+ * direct-mapped by the piece's hash, keyed by its bytes in the caller's text. It lives in the
+ * per-call scratch, so the tl_bpe stays immutable. */
+enum { MEMO_SLOTS = 2048, MEMO_BYTES = 24, MEMO_IDS = 6, MEMO_MIN_TEXT = 4096 };
+typedef struct memo {
+    const unsigned char *p;
+    int32_t n, k;
+    int32_t ids[MEMO_IDS];
+} memo;
+
 typedef struct scratch {
     int32_t *next, *prev; /* part links by start offset; next == n ends */
     heap_ent *heap;
     size_t cap, heap_n;
+    memo *memo;           /* [MEMO_SLOTS], or NULL for short texts */
 } scratch;
 
 static int ent_less(heap_ent a, heap_ent b) { return a.rank < b.rank || (a.rank == b.rank && a.start < b.start); }
@@ -274,9 +367,24 @@ static void push_pair(const tl_bpe *t, scratch *s, const unsigned char *p, int32
     if (id >= 0 && t->rank[id] != NO_RANK) heap_push(s, (heap_ent){t->rank[id], i, end - i});
 }
 
+static inline int emit(tl_ivec *out, int id, tl_err *e) {
+    if (out->n == out->cap) return tl_ivec_push(out, id, e);
+    out->v[out->n++] = id;
+    return 0;
+}
+
 static int bpe_piece(const tl_bpe *t, scratch *s, const unsigned char *p, int32_t n, tl_ivec *out, tl_err *e) {
-    int whole = n == 1 ? t->byte_id[p[0]] : lookup(t, p, (size_t)n);
-    if (whole >= 0) return tl_ivec_push(out, whole, e);
+    if (n == 1) return emit(out, t->byte_id[p[0]], e);
+    uint64_t h = hash_bytes(p, (size_t)n);
+    int whole = (size_t)n <= t->max_len ? find(t, p, (size_t)n, h) : -1;
+    if (whole >= 0) return emit(out, whole, e);
+    memo *m = s->memo && n <= MEMO_BYTES ? &s->memo[h & (MEMO_SLOTS - 1)] : NULL;
+    if (m && m->n == n && !memcmp(m->p, p, (size_t)n)) {
+        for (int k = 0; k < m->k; k++)
+            if (emit(out, m->ids[k], e)) return -1;
+        return 0;
+    }
+    size_t first = out->n;
     if ((size_t)n + 1 > s->cap) {
         size_t cap = (size_t)n + 1;
         int32_t *nx = realloc(s->next, cap * sizeof *nx), *pv = nx ? realloc(s->prev, cap * sizeof *pv) : NULL;
@@ -304,18 +412,31 @@ static int bpe_piece(const tl_bpe *t, scratch *s, const unsigned char *p, int32_
         push_pair(t, s, p, n, s->prev[i]);
         push_pair(t, s, p, n, i);
     }
-    for (int32_t i = 0; i < n; i = s->next[i]) {
-        int id = lookup(t, p + i, (size_t)(s->next[i] - i));
-        if (tl_ivec_push(out, id, e)) return -1;
+    for (int32_t i = 0; i < n; i = s->next[i])
+        if (emit(out, lookup(t, p + i, (size_t)(s->next[i] - i)), e)) return -1;
+    if (m && out->n - first <= MEMO_IDS) {
+        *m = (memo){p, n, (int32_t)(out->n - first), {0}};
+        memcpy(m->ids, out->v + first, (out->n - first) * sizeof *m->ids);
     }
     return 0;
 }
 
 /* ---------------------------------------------------------------- pre-tokenization */
 
+/* The class of the character at s[0..n) (n >= 1); *len gets its byte length. ASCII inline. */
+static inline int char_class(const tl_bpe *t, const unsigned char *s, size_t n, size_t *len) {
+    if (s[0] < 0x80) {
+        *len = 1;
+        return t->ascii_class[s[0]];
+    }
+    int32_t cp;
+    *len = (size_t)tl_utf8_next(s, n, &cp);
+    return tl_uni_class(cp);
+}
+
 /* Length of the next piece of GPT-2's pattern at s[0..n):
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+          */
-static size_t next_piece(const unsigned char *s, size_t n) {
+static size_t next_piece(const tl_bpe *t, const unsigned char *s, size_t n) {
     if (s[0] == '\'' && n >= 2) {
         static const char *const tails[] = {"s", "t", "re", "ve", "m", "ll", "d"};
         for (int i = 0; i < 7; i++) {
@@ -323,49 +444,30 @@ static size_t next_piece(const unsigned char *s, size_t n) {
             if (n >= 1 + k && !memcmp(s + 1, tails[i], k)) return 1 + k;
         }
     }
-    int32_t cp;
-    size_t i = 0, l = (size_t)tl_utf8_next(s, n, &cp);
-    int cls = tl_uni_class(cp);
+    size_t i, l;
+    int cls = char_class(t, s, n, &i);
     if (s[0] == ' ' && n > 1) { /* ' ?' then a run of one non-space class */
-        int32_t cp2;
-        size_t l2 = (size_t)tl_utf8_next(s + 1, n - 1, &cp2);
-        int c2 = tl_uni_class(cp2);
-        if (c2 != TL_UNI_SPACE) {
-            i = 1 + l2;
-            cls = c2;
-            goto run;
-        }
+        int c2 = char_class(t, s + 1, n - 1, &l);
+        if (c2 != TL_UNI_SPACE) cls = c2, i = 1 + l;
     }
     if (cls != TL_UNI_SPACE) {
-        i = l;
-        goto run;
+        while (i < n && char_class(t, s + i, n - i, &l) == cls) i += l;
+        return i;
     }
     /* whitespace: the whole run if it ends the text or is a single character; else all but its
      * last character (which then leads the next piece) */
     size_t last = 0;
-    i = 0;
-    while (i < n) {
-        size_t li = (size_t)tl_utf8_next(s + i, n - i, &cp);
-        if (tl_uni_class(cp) != TL_UNI_SPACE) break;
-        last = i;
-        i += li;
-    }
+    for (i = 0; i < n && char_class(t, s + i, n - i, &l) == TL_UNI_SPACE; i += l) last = i;
     return i == n || last == 0 ? i : last;
-run:
-    while (i < n) {
-        size_t li = (size_t)tl_utf8_next(s + i, n - i, &cp);
-        if (tl_uni_class(cp) != cls) break;
-        i += li;
-    }
-    return i;
 }
 
 int tl_bpe_encode(const tl_bpe *t, const char *text, size_t len, tl_ivec *out, tl_err *e) {
     const unsigned char *s = (const unsigned char *)text;
     scratch sc = {0};
+    if (len >= MEMO_MIN_TEXT) sc.memo = calloc(MEMO_SLOTS, sizeof *sc.memo); /* optional: NULL is fine */
     int rc = 0;
     for (size_t i = 0; i < len && !rc;) {
-        size_t k = next_piece(s + i, len - i);
+        size_t k = next_piece(t, s + i, len - i);
         if (k > INT32_MAX / 2) rc = tl_errf(e, "a single piece of %zu bytes is too long to tokenize", k);
         else rc = bpe_piece(t, &sc, s + i, (int32_t)k, out, e);
         i += k;
@@ -373,6 +475,7 @@ int tl_bpe_encode(const tl_bpe *t, const char *text, size_t len, tl_ivec *out, t
     free(sc.next);
     free(sc.prev);
     free(sc.heap);
+    free(sc.memo);
     return rc;
 }
 

@@ -17,7 +17,9 @@ typedef struct tl_bpe tl_bpe;
 
 /* Loads GPT-2's encoder.json (token string -> id, in GPT-2's byte-to-unicode alphabet) and
  * vocab.bpe ("#version" line + one "a b" merge per line). Hostile input: every malformed entry is
- * an error naming the file and entry. */
+ * an error naming the file and entry. The vocabulary must hold all 256 bytes and <|endoftext|>;
+ * both parts of a merge and its result must be tokens; every other multi-byte token but specials
+ * (<|...|>) must come from a merge (so a vocab.bpe cut at a line end is an error too). */
 int tl_bpe_load_gpt2(tl_bpe **out, const char *encoder_json, const char *vocab_bpe, tl_err *e);
 /* The same from the data directory ($TINYLLM_DATA or ~/.cache/tinyllm, subfolder gpt2/); the error
  * says to run scripts/install-deps when the files are missing. */
