@@ -31,10 +31,9 @@ int tl_cmd_demo(int argc, char **argv) {
                   "checkpoint and samples from it. Re-running starts over in --out.",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[1];
-    int npos;
+    int npos, r = tl_cli_parse(&cmd, argc, argv, pos, 0, &npos);
+    if (r >= 0) return r;
     tl_err e;
-    int r = tl_opts_parse(&cmd, argc, argv, pos, 0, &npos, &e);
-    if (r) return r > 0 ? 0 : tl_cli_fail(&e);
     char corpus[4096], data[4096], run[4096], nsteps[32], nthreads[32];
     snprintf(corpus, sizeof corpus, "%s/corpus.txt", out);
     snprintf(data, sizeof data, "%s/data", out);

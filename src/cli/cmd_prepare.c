@@ -32,10 +32,9 @@ int tl_cmd_prepare(int argc, char **argv) {
                   "         tinyllm prepare --task tasks/gesture.task --out data/gesture ../shared/datasets/gesture/train.csv",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[4096];
-    int npos;
+    int npos, r = tl_cli_parse(&cmd, argc, argv, pos, 4096, &npos);
+    if (r >= 0) return r;
     tl_err e;
-    int r = tl_opts_parse(&cmd, argc, argv, pos, 4096, &npos, &e);
-    if (r) return r > 0 ? 0 : tl_cli_fail(&e);
     if (npos == 0) {
         tl_errf(&e, "prepare: no input files (see 'tinyllm prepare --help')");
         return tl_cli_fail(&e);

@@ -48,10 +48,9 @@ int tl_cmd_pretrain(int argc, char **argv) {
                   "example: tinyllm pretrain --train data/tiny --model 4x4x128 --seq-len 128 --steps 500 -o runs/tiny",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[1];
-    int npos;
+    int npos, r = tl_cli_parse(&cmd, argc, argv, pos, 0, &npos);
+    if (r >= 0) return r;
     tl_err e;
-    int r = tl_opts_parse(&cmd, argc, argv, pos, 0, &npos, &e);
-    if (r) return r > 0 ? 0 : tl_cli_fail(&e);
     if (!o.train) {
         tl_errf(&e, "pretrain: --train is required (a directory made by 'tinyllm prepare')");
         return tl_cli_fail(&e);

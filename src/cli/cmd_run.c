@@ -48,10 +48,9 @@ int tl_cmd_run(int argc, char **argv) {
                   "example: tinyllm run -m runs/tiny -p \"The sensor\" -n 64 --temp 0.7 -s 42",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[1];
-    int npos;
+    int npos, r = tl_cli_parse(&cmd, argc, argv, pos, 0, &npos);
+    if (r >= 0) return r;
     tl_err e;
-    int r = tl_opts_parse(&cmd, argc, argv, pos, 0, &npos, &e);
-    if (r) return r > 0 ? 0 : tl_cli_fail(&e);
     if (!model) {
         tl_errf(&e, "run: -m CHECKPOINT is required");
         return tl_cli_fail(&e);

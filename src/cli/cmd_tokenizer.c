@@ -38,10 +38,9 @@ int tl_cmd_tokenizer(int argc, char **argv) {
                   "          tinyllm tokenizer encode -f notes.txt | wc -w   (count tokens)",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[4096];
-    int npos;
+    int npos, r = tl_cli_parse(&cmd, argc, argv, pos, 4096, &npos);
+    if (r >= 0) return r;
     tl_err e;
-    int r = tl_opts_parse(&cmd, argc, argv, pos, 4096, &npos, &e);
-    if (r) return r > 0 ? 0 : tl_cli_fail(&e);
     if (npos < 1 || (strcmp(pos[0], "encode") && strcmp(pos[0], "decode"))) {
         tl_errf(&e, "tokenizer: expected 'encode' or 'decode' (see 'tinyllm tokenizer --help')");
         return tl_cli_fail(&e);

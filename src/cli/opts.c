@@ -197,6 +197,12 @@ void tl_opts_print(const tl_cmd *c, FILE *f) {
     }
 }
 
+int tl_cli_parse(const tl_cmd *c, int argc, char **argv, const char **pos, int max_pos, int *n_pos) {
+    tl_err e;
+    int r = tl_opts_parse(c, argc, argv, pos, max_pos, n_pos, &e);
+    return r == 0 ? -1 : r > 0 ? 0 : tl_cli_fail(&e);
+}
+
 int tl_cli_fail(const tl_err *e) {
     fprintf(stderr, "tinyllm: %s\n", e->msg);
     return 1;

@@ -34,6 +34,10 @@ void tl_opts_help(const tl_cmd *c, FILE *f);
 /* Prints "settings:" and every option's resolved value, one per line. */
 void tl_opts_print(const tl_cmd *c, FILE *f);
 
+/* A command's prologue: parses argv like tl_opts_parse. Returns -1 to go on, otherwise the exit
+ * code the command must return now (0 after --help, 1 after printing the error). */
+int tl_cli_parse(const tl_cmd *c, int argc, char **argv, const char **pos, int max_pos, int *n_pos);
+
 /* Prints `tinyllm: <msg>` to stderr and returns the CLI's failure exit code (1). */
 int tl_cli_fail(const tl_err *e);
 
