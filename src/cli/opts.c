@@ -57,6 +57,13 @@ static int set_value(const tl_opt *o, const char *val, const char *where, tl_err
     case TL_OPT_STR:
         *(const char **)o->ptr = val;
         break;
+    case TL_OPT_LIST: {
+        tl_opt_list *l = o->ptr;
+        if (!*where && !l->from_cli) l->n = 0, l->from_cli = 1;
+        if (l->n == TL_OPT_LIST_MAX) return tl_errf(e, "%s--%s: given more than %d times", where, o->name, TL_OPT_LIST_MAX);
+        l->v[l->n++] = val;
+        break;
+    }
     case TL_OPT_FLAG:
         if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes")) *(int *)o->ptr = 1;
         else if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no")) *(int *)o->ptr = 0;
@@ -168,6 +175,13 @@ static void value_str(const tl_opt *o, char *buf, size_t n) {
     case TL_OPT_FLOAT: snprintf(buf, n, "%g", (double)*(float *)o->ptr); break;
     case TL_OPT_STR: snprintf(buf, n, "%s", *(const char **)o->ptr ? *(const char **)o->ptr : "(none)"); break;
     case TL_OPT_FLAG: snprintf(buf, n, "%s", *(int *)o->ptr ? "true" : "false"); break;
+    case TL_OPT_LIST: {
+        const tl_opt_list *l = o->ptr;
+        snprintf(buf, n, "%s", l->n ? "" : "(none)");
+        for (int i = 0; i < l->n && strlen(buf) + 1 < n; i++)
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? " " : "", l->v[i]);
+        break;
+    }
     }
 }
 
@@ -176,7 +190,7 @@ void tl_opts_help(const tl_cmd *c, FILE *f) {
     for (int i = 0; i < c->n_opts; i++) {
         const tl_opt *o = &c->opts[i];
         char left[64], def[256];
-        static const char *meta[] = {"N", "N", "X", "S", ""};
+        static const char *meta[] = {"N", "N", "X", "S", "", "S"};
         if (o->short_name) snprintf(left, sizeof left, "-%c, --%s %s", o->short_name, o->name, meta[o->type]);
         else snprintf(left, sizeof left, "    --%s %s", o->name, meta[o->type]);
         value_str(o, def, sizeof def);

@@ -9,13 +9,21 @@
 
 #include "base/err.h"
 
-typedef enum { TL_OPT_INT, TL_OPT_I64, TL_OPT_FLOAT, TL_OPT_STR, TL_OPT_FLAG } tl_opt_type;
+typedef enum { TL_OPT_INT, TL_OPT_I64, TL_OPT_FLOAT, TL_OPT_STR, TL_OPT_FLAG, TL_OPT_LIST } tl_opt_type;
+
+/* A repeatable option: each occurrence appends; occurrences on the command line replace those of
+ * the config file. */
+#define TL_OPT_LIST_MAX 64
+typedef struct tl_opt_list {
+    const char *v[TL_OPT_LIST_MAX];
+    int n, from_cli;
+} tl_opt_list;
 
 typedef struct tl_opt {
     const char *name;  /* long name without dashes, e.g. "batch-size" */
     char short_name;   /* 0 for none */
     tl_opt_type type;
-    void *ptr;         /* int*, long long*, float*, const char**, int* (flag) */
+    void *ptr;         /* int*, long long*, float*, const char**, int* (flag), tl_opt_list* */
     const char *help;
 } tl_opt;
 

@@ -1,5 +1,5 @@
 /* CSV input (RFC 4180: quoted fields may hold commas, quotes and newlines), parsed by Debian's
- * libcsv in strict mode and handed over one record at a time with the line it starts on. */
+ * libcsv in strict mode and pulled one record at a time with the line it starts on. */
 #ifndef TL_DATA_CSV_H
 #define TL_DATA_CSV_H
 
@@ -15,11 +15,13 @@ typedef struct tl_csv_row {
     long line; /* 1-based line the record starts on */
 } tl_csv_row;
 
-/* Called for each record, the header included; return -1 (with e set) to stop. */
-typedef int (*tl_csv_cb)(void *ctx, const tl_csv_row *row, tl_err *e);
+typedef struct tl_csv tl_csv;
 
-/* Reads `path` record by record. Malformed quoting, invalid UTF-8 and read errors are errors
- * naming path:line. Memory is bounded by the longest record. */
-int tl_csv_read(const char *path, tl_csv_cb cb, void *ctx, tl_err *e);
+/* Opens `path`. Memory is bounded by the longest record. */
+int tl_csv_open(tl_csv **out, const char *path, tl_err *e);
+/* The next record, the header included: 1 and *row set (valid until the next call), 0 at the end,
+ * -1 on malformed quoting, invalid UTF-8 or a read error (e names path:line). */
+int tl_csv_next(tl_csv *c, tl_csv_row *row, tl_err *e);
+void tl_csv_close(tl_csv *c);
 
 #endif
