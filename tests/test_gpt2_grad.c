@@ -184,6 +184,17 @@ static void test_model(void) {
         for (int v = 0; v < 11; v++) worst = fmax(worst, fabs(l[v] - full[t * 16 + v]));
     }
     CHECK(worst < 1e-5, "KV decode differs from forward by %g", worst);
+    /* prefill in two batches (2 tokens, then 3 on top of the cache), then decode the last token */
+    kv.pos = 0;
+    const float *l2 = tl_gpt2_prefill(&m, &kv, in, 2, &e);
+    worst = 0;
+    for (int v = 0; l2 && v < 11; v++) worst = fmax(worst, fabs(l2[v] - full[1 * 16 + v]));
+    const float *l4 = l2 ? tl_gpt2_prefill(&m, &kv, in + 2, 2, &e) : NULL;
+    for (int v = 0; l4 && v < 11; v++) worst = fmax(worst, fabs(l4[v] - full[3 * 16 + v]));
+    const float *l5 = l4 ? tl_gpt2_decode(&m, &kv, in[4]) : NULL;
+    for (int v = 0; l5 && v < 11; v++) worst = fmax(worst, fabs(l5[v] - full[4 * 16 + v]));
+    CHECK(l2 && l4 && l5 && worst < 1e-5, "prefill differs from forward by %g", worst);
+    CHECK(tl_gpt2_prefill(&m, &kv, in, 2, &e) == NULL, "prefill past the context must fail");
     tl_gpt2_kv_free(&kv);
     free(g);
     tl_gpt2_free(&m);

@@ -374,3 +374,66 @@ const float *tl_gpt2_decode(const tl_gpt2 *m, tl_gpt2_kv *kv, int32_t token) {
     kv->pos++;
     return kv->logits;
 }
+
+const float *tl_gpt2_prefill(const tl_gpt2 *m, tl_gpt2_kv *kv, const int32_t *tokens, int n, tl_err *e) {
+    const tl_gpt2_config *c = &m->cfg;
+    int C = c->n_embd, NH = c->n_head, hs = C / NH, pos = kv->pos;
+    if (n < 1 || n > kv->n_ctx - pos) {
+        tl_errf(e, "prefill: %d tokens at position %d do not fit the context of %d", n, pos, kv->n_ctx);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab) {
+            tl_errf(e, "prefill: token %d outside the vocabulary of %d", tokens[i], c->vocab);
+            return NULL;
+        }
+    size_t nc = (size_t)n * C;
+    float *x = tl_calloc(nc * 11 + (size_t)2 * n, sizeof(float), e); /* x ln qkv(3) y tmp h(4) + mean, rstd */
+    if (!x) return NULL;
+    float *ln = x + nc, *qkv = ln + nc, *y = qkv + 3 * nc, *tmp = y + nc, *h = tmp + nc, *mean = h + 4 * nc, *rstd = mean + n;
+    const float *wte = m->params + m->tensors[0].offset, *wpe = m->params + m->tensors[1].offset;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < C; j++) x[(long)i * C + j] = wte[(long)tokens[i] * C + j] + wpe[(long)(pos + i) * C + j];
+    for (int l = 0; l < c->n_layer; l++) {
+        float *kc = kv->k + (long)l * kv->n_ctx * C, *vc = kv->v + (long)l * kv->n_ctx * C;
+        tl_layernorm_forward(ln, mean, rstd, x, P(m, l, P_LN1W), P(m, l, P_LN1B), n, C);
+        tl_matmul_forward(qkv, ln, P(m, l, P_QKVW), P(m, l, P_QKVB), n, C, 3 * C);
+        for (int i = 0; i < n; i++) {
+            memcpy(kc + (long)(pos + i) * C, qkv + (long)i * 3 * C + C, sizeof(float) * (size_t)C);
+            memcpy(vc + (long)(pos + i) * C, qkv + (long)i * 3 * C + 2 * C, sizeof(float) * (size_t)C);
+        }
+#pragma omp parallel for collapse(2) schedule(dynamic, 8)
+        for (int i = 0; i < n; i++)
+            for (int hd = 0; hd < NH; hd++) { /* query i (position pos + i) over the cache up to itself */
+                const float *q = qkv + (long)i * 3 * C + hd * hs;
+                float *o = y + (long)i * C + hd * hs, mx = -INFINITY, sum = 0, w;
+                int last = pos + i;
+                for (int u = 0; u <= last; u++) {
+                    w = tl_dot(q, kc + (long)u * C + hd * hs, hs) * scale;
+                    mx = w > mx ? w : mx;
+                }
+                for (int j = 0; j < hs; j++) o[j] = 0;
+                for (int u = 0; u <= last; u++) {
+                    w = expf(tl_dot(q, kc + (long)u * C + hd * hs, hs) * scale - mx);
+                    sum += w;
+                    tl_axpy(o, w, vc + (long)u * C + hd * hs, hs);
+                }
+                for (int j = 0; j < hs; j++) o[j] /= sum;
+            }
+        tl_matmul_forward(tmp, y, P(m, l, P_PROJW), P(m, l, P_PROJB), n, C, C);
+        tl_residual_forward(x, x, tmp, (long)nc);
+        tl_layernorm_forward(ln, mean, rstd, x, P(m, l, P_LN2W), P(m, l, P_LN2B), n, C);
+        tl_matmul_forward(h, ln, P(m, l, P_FCW), P(m, l, P_FCB), n, C, 4 * C);
+        tl_gelu_forward(h, h, (long)nc * 4);
+        tl_matmul_forward(tmp, h, P(m, l, P_FCPW), P(m, l, P_FCPB), n, 4 * C, C);
+        tl_residual_forward(x, x, tmp, (long)nc);
+    }
+    const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
+    const float *xl = x + (long)(n - 1) * C;
+    tl_layernorm_forward(ln, mean, rstd, xl, m->params + lnf->offset, m->params + lnf[1].offset, 1, C);
+    tl_matmul_forward(kv->logits, ln, wte, NULL, 1, C, c->vocab);
+    kv->pos += n;
+    free(x);
+    return kv->logits;
+}

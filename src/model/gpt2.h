@@ -108,5 +108,10 @@ void tl_gpt2_kv_free(tl_gpt2_kv *kv);
 /* Feeds `token` at position kv->pos (must be < kv->n_ctx), advances pos, returns the next-token
  * logits ([vocab] valid entries). Matches tl_gpt2_forward's logits for the same prefix. */
 const float *tl_gpt2_decode(const tl_gpt2 *m, tl_gpt2_kv *kv, int32_t token);
+/* Feeds tokens[0..n) at positions kv->pos.. in one batch (matrix products instead of n decode
+ * steps), appends their keys and values to the cache and returns the logits after the last one
+ * ([vocab] valid entries). Same results as n calls of tl_gpt2_decode, up to rounding. NULL with e
+ * set when n is out of 1..(n_ctx - pos) or memory runs out. */
+const float *tl_gpt2_prefill(const tl_gpt2 *m, tl_gpt2_kv *kv, const int32_t *tokens, int n, tl_err *e);
 
 #endif
