@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "model/lora.h"
 #include "model/matmul.h"
 #include "model/ops.h"
 
@@ -201,7 +202,10 @@ void tl_gpt2_init_weights(tl_gpt2 *m, uint64_t seed) {
 static const float *P(const tl_gpt2 *m, int l, int which) {
     return m->params + m->tensors[2 + l * P_PER_LAYER + which].offset;
 }
-static float *G(const tl_gpt2 *m, int l, int which) { return m->grads + m->tensors[2 + l * P_PER_LAYER + which].offset; }
+/* Gradient of a layer tensor; NULL when the base is frozen (LoRA), which the ops take as "skip". */
+static float *G(const tl_gpt2 *m, int l, int which) {
+    return m->grads ? m->grads + m->tensors[2 + l * P_PER_LAYER + which].offset : NULL;
+}
 
 int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, int B, int T, tl_err *e) {
     const tl_gpt2_config *c = &m->cfg;
@@ -217,6 +221,7 @@ int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, i
         acts_free(m->acts);
         if (!(m->acts = acts_alloc(c, B, T, e))) return -1;
     }
+    if (m->lora && tl_lora_reserve(m->lora, BT, e)) return -1;
     tl_gpt2_acts *a = m->acts;
     a->B = B;
     a->T = T;
@@ -233,13 +238,17 @@ int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, i
         float *att = a->att + (long)l * B * NH * T * T;
         tl_layernorm_forward(ln1, a->ln1_mean + l * BT, a->ln1_rstd + l * BT, x, P(m, l, P_LN1W), P(m, l, P_LN1B), (int)BT, C);
         tl_matmul_forward(qkv, ln1, P(m, l, P_QKVW), P(m, l, P_QKVB), (int)BT, C, 3 * C);
+        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_QKV, qkv, ln1, (int)BT);
         tl_attention_forward(atty, att, qkv, B, T, C, NH);
         tl_matmul_forward(a->dres, atty, P(m, l, P_PROJW), P(m, l, P_PROJB), (int)BT, C, C); /* dres: scratch */
+        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_PROJ, a->dres, atty, (int)BT);
         tl_residual_forward(res2, x, a->dres, BT * C);
         tl_layernorm_forward(ln2, a->ln2_mean + l * BT, a->ln2_rstd + l * BT, res2, P(m, l, P_LN2W), P(m, l, P_LN2B), (int)BT, C);
         tl_matmul_forward(fch, ln2, P(m, l, P_FCW), P(m, l, P_FCB), (int)BT, C, 4 * C);
+        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_FC, fch, ln2, (int)BT);
         tl_gelu_forward(fchg, fch, BT * 4 * C);
         tl_matmul_forward(a->dres, fchg, P(m, l, P_FCPW), P(m, l, P_FCPB), (int)BT, 4 * C, C);
+        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_FCPROJ, a->dres, fchg, (int)BT);
         tl_residual_forward(res3, res2, a->dres, BT * C);
         x = res3;
     }
@@ -261,20 +270,20 @@ void tl_gpt2_zero_grad(tl_gpt2 *m) {
 int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
     tl_gpt2_acts *a = m->acts;
     if (!a) return tl_errf(e, "backward: no forward pass to differentiate");
-    if (!m->grads && !(m->grads = tl_calloc(m->n_params, sizeof(float), e))) return -1;
+    if (!m->lora && !m->grads && !(m->grads = tl_calloc(m->n_params, sizeof(float), e))) return -1;
     const tl_gpt2_config *c = &m->cfg;
     int B = a->B, T = a->T, C = c->n_embd, NH = c->n_head, V = c->vocab, Vp = c->padded_vocab, L = c->n_layer;
     long BT = (long)B * T;
     if (a->n_counted == 0) return 0; /* no counted target: the loss is constant */
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
-    float *dwte = m->grads + m->tensors[0].offset;
+    float *dwte = m->grads ? m->grads + m->tensors[0].offset : NULL, *dlnf = m->grads ? m->grads + lnf->offset : NULL;
 
     tl_crossentropy_backward(a->logits, a->lse, a->targets, (int)BT, V, Vp, scale / (float)a->n_counted);
     memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
     tl_matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, m->params + m->tensors[0].offset, (int)BT, C, Vp);
     const float *xl = L ? a->res3 + (long)(L - 1) * BT * C : a->encoded;
     memset(a->dres, 0, sizeof(float) * (size_t)(BT * C));
-    tl_layernorm_backward(a->dres, m->grads + lnf->offset, m->grads + lnf[1].offset, a->dln, xl, m->params + lnf->offset,
+    tl_layernorm_backward(a->dres, dlnf, dlnf ? dlnf + C : NULL, a->dln, xl, m->params + lnf->offset,
                        a->lnf_mean, a->lnf_rstd, (int)BT, C);
     /* a->dres is d(loss)/d(residual stream) flowing down through the layers */
     for (int l = L - 1; l >= 0; l--) {
@@ -286,22 +295,26 @@ int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
         /* res3 = res2 + proj(gelu(fc(ln2(res2)))): dres flows to res2 unchanged, plus the MLP branch */
         memset(a->dfch, 0, sizeof(float) * (size_t)(BT * 4 * C));
         tl_matmul_backward(a->dfch, G(m, l, P_FCPW), G(m, l, P_FCPB), a->dres, fchg, P(m, l, P_FCPW), (int)BT, 4 * C, C);
+        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_FCPROJ, a->dfch, a->dres, fchg, (int)BT);
         tl_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C);
         memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
         tl_matmul_backward(a->dln, G(m, l, P_FCW), G(m, l, P_FCB), a->dfch, ln2, P(m, l, P_FCW), (int)BT, C, 4 * C);
+        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_FC, a->dln, a->dfch, ln2, (int)BT);
         tl_layernorm_backward(a->dres, G(m, l, P_LN2W), G(m, l, P_LN2B), a->dln, res2, P(m, l, P_LN2W),
                            a->ln2_mean + l * BT, a->ln2_rstd + l * BT, (int)BT, C);
         /* res2 = x + proj(attention(qkv(ln1(x)))) */
         memset(a->datty, 0, sizeof(float) * (size_t)(BT * C));
         tl_matmul_backward(a->datty, G(m, l, P_PROJW), G(m, l, P_PROJB), a->dres, atty, P(m, l, P_PROJW), (int)BT, C, C);
+        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_PROJ, a->datty, a->dres, atty, (int)BT);
         memset(a->dqkv, 0, sizeof(float) * (size_t)(BT * 3 * C));
         tl_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH);
         memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
         tl_matmul_backward(a->dln, G(m, l, P_QKVW), G(m, l, P_QKVB), a->dqkv, ln1, P(m, l, P_QKVW), (int)BT, C, 3 * C);
+        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_QKV, a->dln, a->dqkv, ln1, (int)BT);
         tl_layernorm_backward(a->dres, G(m, l, P_LN1W), G(m, l, P_LN1B), a->dln, x, P(m, l, P_LN1W), a->ln1_mean + l * BT,
                            a->ln1_rstd + l * BT, (int)BT, C);
     }
-    tl_encoder_backward(dwte, m->grads + m->tensors[1].offset, a->dres, a->inputs, B, T, C);
+    if (m->grads) tl_encoder_backward(dwte, m->grads + m->tensors[1].offset, a->dres, a->inputs, B, T, C);
     return 0;
 }
 

@@ -72,6 +72,8 @@ typedef struct tl_gpt2 {
     float *params;
     float *grads;       /* allocated on the first backward */
     tl_gpt2_acts *acts; /* sized for the B, T of the first forward; a larger B*T reallocates */
+    struct tl_lora *lora; /* optional adapters (model/lora.h): then the base is frozen and
+                             backward fills only the adapters' gradients; grads stays NULL */
     float mean_loss;    /* of the last forward with targets, over non-ignored positions */
 } tl_gpt2;
 
@@ -92,7 +94,8 @@ int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, i
 const float *tl_gpt2_logits(const tl_gpt2 *m);
 void tl_gpt2_zero_grad(tl_gpt2 *m);
 /* Accumulates (+=) scale * d(mean_loss)/d(params) of the last forward (which had targets) into
- * m->grads; gradient accumulation over k micro-batches passes scale = 1/k. */
+ * m->grads (or, with LoRA, into m->lora->grads); gradient accumulation over k micro-batches
+ * passes scale = 1/k. */
 int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e);
 
 /* KV-cached inference on one sequence, one token at a time. */

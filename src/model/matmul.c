@@ -155,7 +155,7 @@ void tl_matmul_forward(float *out, const float *inp, const float *weight, const 
 void tl_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                         const float *weight, int BT, int C, int OC) {
     if (dinp) gemm(BT, C, OC, dout, OC, 1, weight, C, 1, dinp, C, NULL, 0);     /* dout[BT,OC] . W[OC,C] */
-    gemm(OC, C, BT, dout, 1, OC, inp, C, 1, dweight, C, NULL, 0);               /* dout^T[OC,BT] . inp[BT,C] */
+    if (dweight) gemm(OC, C, BT, dout, 1, OC, inp, C, 1, dweight, C, NULL, 0); /* dout^T[OC,BT] . inp[BT,C] */
     if (dbias) {
 #pragma omp parallel for schedule(static)
         for (int o0 = 0; o0 < OC; o0 += 64) {

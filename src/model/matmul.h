@@ -13,7 +13,7 @@ void tl_matmul_forward(float *out, const float *inp, const float *weight, const 
  *   dinp[BT, C]    += dout @ weight
  *   dweight[OC, C] += dout^T @ inp
  *   dbias[OC]      += sum over rows of dout   (skipped when dbias is NULL)
- * dinp may be NULL (the first layer's input needs no gradient). */
+ * dinp may be NULL (the first layer's input needs no gradient), dweight NULL (frozen weights). */
 void tl_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                         const float *weight, int BT, int C, int OC);
 

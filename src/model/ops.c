@@ -166,6 +166,7 @@ void tl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
             dinp[(long)i * C + c] += (dn - dnorm_mean - n * dnorm_norm) * rstd[i];
         }
     }
+    if (!dw) return; /* frozen weights (LoRA fine-tuning) */
 #pragma omp parallel for schedule(static)
     for (int c0 = 0; c0 < C; c0 += 16) { /* weights: each 16-channel block summed over rows by one thread */
         int nc = C - c0 < 16 ? C - c0 : 16;

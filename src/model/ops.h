@@ -15,7 +15,7 @@ void tl_axpy(float *y, float a, const float *x, int n);
 void tl_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int C);
 void tl_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp, int B, int T, int C);
 
-/* out[N,C] = LayerNorm(inp) * w + b; saves mean[N], rstd[N] */
+/* out[N,C] = LayerNorm(inp) * w + b; saves mean[N], rstd[N]. The backward skips dw, db when dw is NULL. */
 void tl_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N, int C);
 void tl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                            const float *mean, const float *rstd, int N, int C);
