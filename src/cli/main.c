@@ -13,6 +13,7 @@ static const struct {
     {"tokenizer", tl_cmd_tokenizer, "encode text to token ids or decode ids to text (GPT-2 BPE)"},
     {"prepare", tl_cmd_prepare, "tokenize text / JSONL into train and val token shards"},
     {"pretrain", tl_cmd_pretrain, "train a GPT-2 from scratch (or resume) on token shards"},
+    {"finetune", tl_cmd_finetune, "fine-tune a checkpoint on prompt/response examples (full or LoRA)"},
     {"run", tl_cmd_run, "generate text from a checkpoint"},
 };
 

@@ -16,8 +16,8 @@
 #include "base/log.h"
 #include "base/pool.h"
 #include "base/rng.h"
-#include "data/csv.h"
 #include "data/shard.h"
+#include "data/taskcsv.h"
 
 /* A document longer than this is tokenized in pieces, cut only after a lone '\n' between two
  * non-space ASCII bytes: GPT-2's pre-tokenizer gives the same tokens on both sides of such a cut. */
@@ -60,14 +60,12 @@ typedef struct source {
     in_kind kind;
     const char *path;
     FILE *fp;
-    tl_csv *csv;
+    tl_task_csv *csv;
     char *line;
     size_t cap;
     long lineno;
     tl_buf doc;
     int in_doc, doc_first;
-    int ncols, col[3]; /* CSV: column count of the header; instruction (-1: fixed text), input, output */
-    tl_buf prompt, resp;
     uint64_t next_doc;
     batch *fill;       /* the batch being read into */
     batch b[2];        /* b[cur] is being written, b[!cur] is the read-ahead */
@@ -217,48 +215,12 @@ static int next_jsonl(const prep *p, source *s, tl_err *e) {
     return ferror(s->fp) ? tl_errf(e, "%s: read error", s->path) : 0;
 }
 
-static int csv_column(const tl_csv_row *h, const char *name, const char *path, tl_err *e) {
-    for (int i = 0; i < h->n; i++)
-        if (!strcmp(h->f[i], name)) return i;
-    char cols[512] = "";
-    for (int i = 0; i < h->n && strlen(cols) < 400; i++) snprintf(cols + strlen(cols), sizeof cols - strlen(cols), "%s%s", i ? ", " : "", h->f[i]);
-    return tl_errf(e, "%s:%ld: no column '%s' (the header has: %s)", path, h->line, name, cols);
-}
-
-/* CSV task rows: the header names the columns; each record becomes one rendered document. */
-static int next_csv(const prep *p, source *s, tl_err *e) {
-    const tl_task *t = p->o->task;
-    tl_csv_row r;
-    int got = tl_csv_next(s->csv, &r, e);
-    if (got == 0 && s->ncols == 0) return tl_errf(e, "%s: empty file (no header row)", s->path);
+/* CSV task rows: one rendered document per record. */
+static int next_csv(source *s, tl_err *e) {
+    tl_task_row r;
+    int got = tl_task_csv_next(s->csv, &r, e);
     if (got <= 0) return got;
-    if (s->ncols == 0) { /* the header */
-        s->ncols = r.n;
-        s->col[0] = t->instruction_col ? csv_column(&r, t->instruction_col, s->path, e) : -1;
-        s->col[1] = csv_column(&r, t->input_col, s->path, e);
-        s->col[2] = csv_column(&r, t->output_col, s->path, e);
-        if ((t->instruction_col && s->col[0] < 0) || s->col[1] < 0 || s->col[2] < 0) return -1;
-        if ((got = tl_csv_next(s->csv, &r, e)) <= 0) return got;
-    }
-    if (r.n != s->ncols) return tl_errf(e, "%s:%ld: %d fields, but the header has %d", s->path, r.line, r.n, s->ncols);
-    const char *out = r.f[s->col[2]];
-    size_t on = r.len[s->col[2]];
-    if (t->kind == TL_TASK_CLASSIFY && tl_task_label(t, out, on) < 0)
-        return tl_errf(e, "%s:%ld: label '%.*s' is not in the task's label set", s->path, r.line, (int)(on < 60 ? on : 60), out);
-    if (t->kind == TL_TASK_REGRESS) {
-        char *end;
-        double v = strtod(out, &end);
-        while (*end == ' ' || *end == '\t') end++;
-        if (end == out || *end || !isfinite(v))
-            return tl_errf(e, "%s:%ld: output '%.*s' is not a number", s->path, r.line, (int)(on < 60 ? on : 60), out);
-    }
-    const char *ins = s->col[0] >= 0 ? r.f[s->col[0]] : t->instruction;
-    size_t insn = s->col[0] >= 0 ? r.len[s->col[0]] : strlen(t->instruction);
-    s->prompt.n = s->resp.n = 0;
-    if (tl_task_prompt(t, ins, insn, r.f[s->col[1]], r.len[s->col[1]], &s->prompt, e) ||
-        tl_task_response(out, on, &s->resp, e))
-        return tl_err_wrap(e, "%s:%ld", s->path, r.line);
-    return add_piece(s, 1, 1, s->prompt.p, s->prompt.n, s->resp.p, s->resp.n, e);
+    return add_piece(s, 1, 1, r.prompt->p, r.prompt->n, r.response->p, r.response->n, e);
 }
 
 static int has_suffix(const char *s, const char *suf) {
@@ -268,7 +230,7 @@ static int has_suffix(const char *s, const char *suf) {
 
 static void close_file(source *s) {
     if (s->fp) fclose(s->fp);
-    tl_csv_close(s->csv);
+    tl_task_csv_close(s->csv);
     s->fp = NULL;
     s->csv = NULL;
     s->open = 0;
@@ -277,13 +239,12 @@ static void close_file(source *s) {
 static int open_file(const prep *p, source *s, tl_err *e) {
     s->path = s->files[s->file];
     s->lineno = 0;
-    s->ncols = 0;
     s->in_doc = 0;
     s->doc.n = 0;
     if (has_suffix(s->path, ".csv")) {
         if (!p->o->task) return tl_errf(e, "%s: CSV input needs a task spec (--task FILE; see tasks/)", s->path);
         s->kind = IN_CSV;
-        if (tl_csv_open(&s->csv, s->path, e)) return -1;
+        if (tl_task_csv_open(&s->csv, s->path, p->o->task, e)) return -1;
     } else {
         s->kind = has_suffix(s->path, ".jsonl") || has_suffix(s->path, ".json") ? IN_JSONL : IN_TEXT;
         if (!(s->fp = fopen(s->path, "rb"))) return tl_errf(e, "%s: cannot open: %s", s->path, strerror(errno));
@@ -300,7 +261,7 @@ static int read_piece(const prep *p, source *s, tl_err *e) {
             s->failed = 1;
             return -1;
         }
-        int r = s->kind == IN_CSV ? next_csv(p, s, e) : s->kind == IN_JSONL ? next_jsonl(p, s, e) : next_text(p, s, e);
+        int r = s->kind == IN_CSV ? next_csv(s, e) : s->kind == IN_JSONL ? next_jsonl(p, s, e) : next_text(p, s, e);
         if (r < 0) s->failed = 1;
         if (r) return r;
         close_file(s);
@@ -461,8 +422,6 @@ static void source_free(prep *p, source *s) {
     free(s->files);
     free(s->line);
     tl_buf_free(&s->doc);
-    tl_buf_free(&s->prompt);
-    tl_buf_free(&s->resp);
     free(s);
 }
 

@@ -94,7 +94,8 @@ size_t tl_gpt2_num_params(const tl_gpt2_config *c) {
 
 /* Training activations for B x T positions; per-layer buffers are [n_layer][...]. */
 struct tl_gpt2_acts {
-    int B, T;
+    int B, T;                        /* the shape of the last forward */
+    long cap_bt, cap_btt;            /* allocated for B*T positions and B*T*T attention entries */
     float *encoded;                  /* [BT, C] */
     float *ln1, *ln1_mean, *ln1_rstd; /* [L, BT, C], [L, BT], [L, BT] */
     float *qkv;                      /* [L, BT, 3C] */
@@ -124,22 +125,23 @@ static void acts_free(tl_gpt2_acts *a) {
     free(a);
 }
 
-static tl_gpt2_acts *acts_alloc(const tl_gpt2_config *c, int B, int T, tl_err *e) {
+/* Buffers for up to cap_bt positions (B*T) and cap_btt attention entries per head and layer (B*T*T). */
+static tl_gpt2_acts *acts_alloc(const tl_gpt2_config *c, long cap_bt, long cap_btt, tl_err *e) {
     tl_gpt2_acts *a = tl_calloc(1, sizeof *a, e);
     if (!a) return NULL;
-    a->B = B;
-    a->T = T;
-    size_t L = (size_t)c->n_layer, BT = (size_t)B * T, C = (size_t)c->n_embd, NH = (size_t)c->n_head;
+    a->cap_bt = cap_bt;
+    a->cap_btt = cap_btt;
+    size_t L = (size_t)c->n_layer, BT = (size_t)cap_bt, C = (size_t)c->n_embd, NH = (size_t)c->n_head;
     struct {
         float **p;
         size_t n;
     } f[] = {{&a->encoded, BT * C},  {&a->ln1, L * BT * C},      {&a->ln1_mean, L * BT},   {&a->ln1_rstd, L * BT},
-             {&a->qkv, L * BT * 3 * C}, {&a->att, L * B * NH * T * T}, {&a->atty, L * BT * C}, {&a->res2, L * BT * C},
+             {&a->qkv, L * BT * 3 * C}, {&a->att, L * NH * (size_t)cap_btt}, {&a->atty, L * BT * C}, {&a->res2, L * BT * C},
              {&a->ln2, L * BT * C},  {&a->ln2_mean, L * BT},     {&a->ln2_rstd, L * BT},   {&a->fch, L * BT * 4 * C},
              {&a->fch_gelu, L * BT * 4 * C}, {&a->res3, L * BT * C}, {&a->lnf, BT * C},    {&a->lnf_mean, BT},
              {&a->lnf_rstd, BT},     {&a->logits, BT * (size_t)c->padded_vocab}, {&a->losses, BT}, {&a->lse, BT},
              {&a->dres, BT * C},     {&a->dln, BT * C},          {&a->datty, BT * C},      {&a->dfch, BT * 4 * C},
-             {&a->dqkv, BT * 3 * C}, {&a->datt, B * NH * T}};
+             {&a->dqkv, BT * 3 * C}, {&a->datt, NH * BT}};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++)
         if (!(*f[i].p = tl_calloc(f[i].n, sizeof(float), e))) {
             acts_free(a);
@@ -207,6 +209,15 @@ static float *G(const tl_gpt2 *m, int l, int which) {
     return m->grads ? m->grads + m->tensors[2 + l * P_PER_LAYER + which].offset : NULL;
 }
 
+int tl_gpt2_reserve(tl_gpt2 *m, int B, int T, tl_err *e) {
+    long bt = (long)B * T, btt = bt * T;
+    if (m->acts && m->acts->cap_bt >= bt && m->acts->cap_btt >= btt) return 0;
+    long cap_bt = m->acts && m->acts->cap_bt > bt ? m->acts->cap_bt : bt;
+    long cap_btt = m->acts && m->acts->cap_btt > btt ? m->acts->cap_btt : btt;
+    acts_free(m->acts);
+    return (m->acts = acts_alloc(&m->cfg, cap_bt, cap_btt, e)) ? 0 : -1;
+}
+
 int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, int B, int T, tl_err *e) {
     const tl_gpt2_config *c = &m->cfg;
     int C = c->n_embd, NH = c->n_head, V = c->vocab, Vp = c->padded_vocab, L = c->n_layer;
@@ -217,10 +228,7 @@ int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, i
         if (targets && (targets[i] < -1 || targets[i] >= V))
             return tl_errf(e, "forward: target %d outside the vocabulary of %d", targets[i], V);
     }
-    if (!m->acts || (long)m->acts->B * m->acts->T < BT || m->acts->T != T) {
-        acts_free(m->acts);
-        if (!(m->acts = acts_alloc(c, B, T, e))) return -1;
-    }
+    if (tl_gpt2_reserve(m, B, T, e)) return -1; /* grows; smaller shapes reuse the buffers */
     if (m->lora && tl_lora_reserve(m->lora, BT, e)) return -1;
     tl_gpt2_acts *a = m->acts;
     a->B = B;

@@ -90,6 +90,9 @@ void tl_gpt2_init_weights(tl_gpt2 *m, uint64_t seed);
  * in m->mean_loss and returns it; with targets NULL returns 0 and only fills the logits.
  * Returns -1 (and sets e) if the activation buffers cannot be allocated. */
 int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, int B, int T, tl_err *e);
+/* Allocates training activations for batches up to B x T now (forwards of any shape within that
+ * reuse them), so batches of varying shape do not reallocate. */
+int tl_gpt2_reserve(tl_gpt2 *m, int B, int T, tl_err *e);
 /* Logits of the last forward: [B, T, padded_vocab] (entries >= vocab are meaningless). */
 const float *tl_gpt2_logits(const tl_gpt2 *m);
 void tl_gpt2_zero_grad(tl_gpt2 *m);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "base/file.h"
 #include "formats/safetensors.h"
+#include "model/lora.h"
 
 #define CKPT_FORMAT "tinyllm.checkpoint"
 #define CKPT_VERSION "1"
@@ -23,43 +25,79 @@ static const char *const num_keys[K_COUNT] = {"n_layer", "n_head", "n_embd", "n_
                                               "rng_state", "seed", "batch_size", "seq_len", "total_batch",
                                               "steps", "skipped"};
 
-int tl_ckpt_save(const char *dir, const tl_gpt2 *m, const tl_adamw *opt, const tl_train_state *st, int keep, tl_err *e) {
-    if (tl_mkdir_p(dir, e)) return -1;
+uint64_t tl_ckpt_model_hash(const tl_gpt2 *m) {
+    const tl_gpt2_config *c = &m->cfg;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int dims[6] = {c->n_layer, c->n_head, c->n_embd, c->n_ctx, c->vocab, c->padded_vocab};
+    for (int i = 0; i < 6; i++) h = (h ^ (uint64_t)dims[i]) * 0x100000001b3ULL;
+    const uint32_t *w = (const uint32_t *)m->params;
+    for (size_t i = 0; i < m->n_params; i++) { /* word-wise FNV-1a with a final avalanche */
+        h = (h ^ w[i]) * 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
+
+int tl_ckpt_write(const char *path, const tl_gpt2 *m, const tl_adamw *opt, const tl_train_state *st, tl_err *e) {
+    const tl_lora *lo = m->lora;
     uint64_t v[K_COUNT] = {(uint64_t)m->cfg.n_layer, (uint64_t)m->cfg.n_head, (uint64_t)m->cfg.n_embd,
                            (uint64_t)m->cfg.n_ctx, (uint64_t)m->cfg.vocab, (uint64_t)m->cfg.padded_vocab,
-                           st->step, opt->t, (uint64_t)st->data.shard, st->data.offset, st->data.epoch,
+                           st->step, opt ? opt->t : 0, (uint64_t)st->data.shard, st->data.offset, st->data.epoch,
                            st->rng_state, st->seed, (uint64_t)st->batch_size, (uint64_t)st->seq_len,
                            (uint64_t)st->total_batch, (uint64_t)st->steps, st->skipped};
-    char vals[K_COUNT][24];
-    const char *keys[K_COUNT + 3], *mv[K_COUNT + 3];
-    keys[0] = "format", mv[0] = CKPT_FORMAT;
-    keys[1] = "format_version", mv[1] = CKPT_VERSION;
-    keys[2] = "tokenizer", mv[2] = st->tokenizer;
-    for (int i = 0; i < K_COUNT; i++) {
-        snprintf(vals[i], sizeof vals[i], "%" PRIu64, v[i]);
-        keys[3 + i] = num_keys[i];
-        mv[3 + i] = vals[i];
+    enum { MAXK = K_COUNT + 16 };
+    char vals[MAXK][72];
+    const char *keys[MAXK], *mv[MAXK];
+    int nk = 0;
+#define META(k, ...) (keys[nk] = (k), snprintf(vals[nk], sizeof vals[nk], __VA_ARGS__), mv[nk] = vals[nk], nk++)
+    META("format", "%s", CKPT_FORMAT);
+    META("format_version", "%s", CKPT_VERSION);
+    META("tokenizer", "%s", st->tokenizer);
+    META("kind", "%s", lo ? "lora" : "model");
+    for (int i = 0; i < K_COUNT; i++) META(num_keys[i], "%" PRIu64, v[i]);
+    META("best_step", "%" PRIu64, st->best_step);
+    META("stale", "%" PRIu64, st->stale);
+    META("best_val", "%.9g", st->best_val);
+    if (lo) {
+        char targets[64];
+        tl_lora_targets_str(lo->cfg.targets, targets, sizeof targets);
+        META("lora_rank", "%d", lo->cfg.rank);
+        META("lora_alpha", "%.9g", (double)lo->cfg.alpha);
+        META("lora_dropout", "%.9g", (double)lo->cfg.dropout);
+        META("lora_targets", "%s", targets);
+        META("base_hash", "%016" PRIx64, tl_ckpt_model_hash(m));
     }
-    int nt = m->n_tensors + 2;
+#undef META
+    const tl_tensor_info *tab = lo ? lo->tensors : m->tensors;
+    const float *params = lo ? lo->params : m->params;
+    int n = lo ? lo->n_tensors : m->n_tensors, nt = n + (opt ? 2 : 0);
     tl_st_tensor *ts = tl_calloc((size_t)nt, sizeof *ts, e);
     if (!ts) return -1;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const tl_tensor_info *t = &m->tensors[i];
+    for (int i = 0; i < n; i++) {
+        const tl_tensor_info *t = &tab[i];
         ts[i] = (tl_st_tensor){.name = (char *)t->name, .dtype = TL_ST_F32, .ndim = t->ndim,
-                               .data = m->params + t->offset, .nbytes = t->numel * sizeof(float)};
+                               .data = (void *)(params + t->offset), .nbytes = t->numel * sizeof(float)};
         for (int d = 0; d < t->ndim; d++) ts[i].shape[d] = t->shape[d];
     }
-    ts[nt - 2] = (tl_st_tensor){.name = "optim.m", .dtype = TL_ST_F32, .ndim = 1, .shape = {(int64_t)opt->n},
-                                .data = opt->m, .nbytes = opt->n * sizeof(float)};
-    ts[nt - 1] = ts[nt - 2];
-    ts[nt - 1].name = "optim.v";
-    ts[nt - 1].data = opt->v;
+    if (opt) {
+        ts[n] = (tl_st_tensor){.name = "optim.m", .dtype = TL_ST_F32, .ndim = 1, .shape = {(int64_t)opt->n},
+                               .data = opt->m, .nbytes = opt->n * sizeof(float)};
+        ts[n + 1] = ts[n];
+        ts[n + 1].name = "optim.v";
+        ts[n + 1].data = opt->v;
+    }
+    int rc = tl_st_write(path, ts, nt, keys, mv, nk, e);
+    free(ts);
+    return rc;
+}
+
+int tl_ckpt_save(const char *dir, const tl_gpt2 *m, const tl_adamw *opt, const tl_train_state *st, int keep, tl_err *e) {
+    if (tl_mkdir_p(dir, e)) return -1;
     char path[4200], name[64];
     snprintf(name, sizeof name, "step_%08" PRIu64 ".safetensors", st->step);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = tl_st_write(path, ts, nt, keys, mv, K_COUNT + 3, e);
-    free(ts);
-    if (rc) return -1;
+    if (tl_ckpt_write(path, m, opt, st, e)) return -1;
 
     char manifest[4200];
     snprintf(manifest, sizeof manifest, "%s/latest", dir);
@@ -112,68 +150,129 @@ static int parse_u64(const tl_st_file *f, const char *path, const char *key, uin
     return 0;
 }
 
-int tl_ckpt_load(const char *path, tl_gpt2 *m, tl_adamw *opt, tl_train_state *st, tl_err *e) {
-    char file[4200];
+/* Opens a checkpoint file (or a directory's newest), checks its format and reads the numeric
+ * metadata into v; `file` receives the resolved path. */
+static int open_ckpt(const char *path, tl_st_file *f, char *file, size_t fn, uint64_t *v, tl_err *e) {
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        int r = tl_ckpt_latest(path, file, sizeof file, e);
+        int r = tl_ckpt_latest(path, file, fn, e);
         if (r > 0) return tl_errf(e, "%s: no checkpoint here (no 'latest' manifest)", path);
         if (r < 0) return -1;
     } else {
-        snprintf(file, sizeof file, "%s", path);
+        snprintf(file, fn, "%s", path);
     }
-    tl_st_file f;
-    if (tl_st_open(&f, file, e)) return -1;
-    uint64_t v[K_COUNT];
+    if (tl_st_open(f, file, e)) return -1;
     int rc = 0;
-    const char *fmt = tl_st_meta(&f, "format"), *ver = tl_st_meta(&f, "format_version");
+    const char *fmt = tl_st_meta(f, "format"), *ver = tl_st_meta(f, "format_version");
     if (!fmt || strcmp(fmt, CKPT_FORMAT)) rc = tl_errf(e, "%s: not a tinyllm checkpoint (metadata format is not '%s')", file, CKPT_FORMAT);
     else if (!ver || strcmp(ver, CKPT_VERSION))
         rc = tl_errf(e, "%s: checkpoint format_version '%s' is not supported (this build reads %s)", file, ver ? ver : "", CKPT_VERSION);
-    for (int i = 0; i < K_COUNT && !rc; i++) rc = parse_u64(&f, file, num_keys[i], &v[i], e);
-    if (rc) goto done;
-    for (int i = K_N_LAYER; i <= K_PADDED_VOCAB; i++)
-        if (v[i] > 1u << 30) {
-            rc = tl_errf(e, "%s: metadata '%s' = %" PRIu64 " is out of range", file, num_keys[i], v[i]);
-            goto done;
-        }
+    for (int i = 0; i < K_COUNT && !rc; i++) rc = parse_u64(f, file, num_keys[i], &v[i], e);
+    for (int i = K_N_LAYER; i <= K_PADDED_VOCAB && !rc; i++)
+        if (v[i] > 1u << 30) rc = tl_errf(e, "%s: metadata '%s' = %" PRIu64 " is out of range", file, num_keys[i], v[i]);
+    if (rc) tl_st_close(f);
+    return rc;
+}
+
+static int is_kind(const tl_st_file *f, const char *kind) {
+    const char *k = tl_st_meta(f, "kind");
+    return !strcmp(k ? k : "model", kind);
+}
+
+/* Copies every tensor of the table from the file after checking dtype and shape. */
+static int load_tensors(const tl_st_file *f, const char *file, const tl_tensor_info *tab, int n, float *params, tl_err *e) {
+    for (int i = 0; i < n; i++) {
+        const tl_tensor_info *t = &tab[i];
+        const tl_st_tensor *s = tl_st_find(f, t->name);
+        if (!s) return tl_errf(e, "%s: tensor '%s' is missing", file, t->name);
+        if (s->dtype != TL_ST_F32 || s->nbytes != t->numel * sizeof(float) || s->ndim != t->ndim ||
+            s->shape[0] != t->shape[0] || (t->ndim > 1 && s->shape[1] != t->shape[1]))
+            return tl_errf(e, "%s: tensor '%s' has the wrong dtype or shape for this model config", file, t->name);
+        memcpy(params + t->offset, s->data, s->nbytes);
+    }
+    return 0;
+}
+
+static int load_opt(const tl_st_file *f, const char *file, tl_adamw *opt, size_t n, uint64_t t, tl_err *e) {
+    const tl_st_tensor *tm = tl_st_find(f, "optim.m"), *tv = tl_st_find(f, "optim.v");
+    size_t bytes = n * sizeof(float);
+    if (!tm || !tv || tm->dtype != TL_ST_F32 || tv->dtype != TL_ST_F32 || tm->nbytes != bytes || tv->nbytes != bytes)
+        return tl_errf(e, "%s: optimizer state 'optim.m'/'optim.v' missing or of the wrong size", file);
+    if (tl_adamw_init(opt, n, opt->beta1, opt->beta2, opt->eps, opt->weight_decay, e)) return -1;
+    memcpy(opt->m, tm->data, bytes);
+    memcpy(opt->v, tv->data, bytes);
+    opt->t = t;
+    return 0;
+}
+
+static void fill_state(const tl_st_file *f, const uint64_t *v, tl_train_state *st) {
+    *st = (tl_train_state){.step = v[K_STEP], .data = {(int)v[K_SHARD], v[K_OFFSET], v[K_EPOCH]},
+                           .rng_state = v[K_RNG], .seed = v[K_SEED], .batch_size = (int)v[K_BATCH],
+                           .seq_len = (int)v[K_SEQ], .total_batch = (long long)v[K_TOTAL_BATCH],
+                           .steps = (int)v[K_STEPS], .skipped = v[K_SKIPPED], .best_val = INFINITY};
+    const char *tok = tl_st_meta(f, "tokenizer"), *bs = tl_st_meta(f, "best_step"), *sl = tl_st_meta(f, "stale"),
+               *bv = tl_st_meta(f, "best_val");
+    snprintf(st->tokenizer, sizeof st->tokenizer, "%s", tok ? tok : "gpt2");
+    if (bs) st->best_step = strtoull(bs, NULL, 10);
+    if (sl) st->stale = strtoull(sl, NULL, 10);
+    if (bv) st->best_val = strtod(bv, NULL);
+}
+
+int tl_ckpt_load(const char *path, tl_gpt2 *m, tl_adamw *opt, tl_train_state *st, tl_err *e) {
+    char file[4200];
+    tl_st_file f;
+    uint64_t v[K_COUNT];
+    if (open_ckpt(path, &f, file, sizeof file, v, e)) return -1;
+    int rc = 0;
     tl_gpt2_config c = {(int)v[K_N_LAYER], (int)v[K_N_HEAD], (int)v[K_N_EMBD], (int)v[K_N_CTX], (int)v[K_VOCAB],
                         (int)v[K_PADDED_VOCAB]};
-    if (tl_gpt2_config_check(&c, e)) {
-        rc = tl_err_wrap(e, "%s", file);
-        goto done;
+    if (!is_kind(&f, "model"))
+        rc = tl_errf(e, "%s: is a LoRA adapter, not a model: give the base model and this file as the adapter", file);
+    else if (tl_gpt2_config_check(&c, e)) rc = tl_err_wrap(e, "%s", file);
+    else if (!(rc = tl_gpt2_init(m, &c, e))) {
+        rc = load_tensors(&f, file, m->tensors, m->n_tensors, m->params, e);
+        if (!rc && opt) rc = load_opt(&f, file, opt, m->n_params, v[K_ADAM_T], e);
+        if (!rc && st) fill_state(&f, v, st);
+        if (rc) tl_gpt2_free(m);
     }
-    if ((rc = tl_gpt2_init(m, &c, e))) goto done;
-    for (int i = 0; i < m->n_tensors && !rc; i++) {
-        const tl_tensor_info *t = &m->tensors[i];
-        const tl_st_tensor *s = tl_st_find(&f, t->name);
-        if (!s) rc = tl_errf(e, "%s: tensor '%s' is missing", file, t->name);
-        else if (s->dtype != TL_ST_F32 || s->nbytes != t->numel * sizeof(float) || s->ndim != t->ndim ||
-                 s->shape[0] != t->shape[0] || (t->ndim > 1 && s->shape[1] != t->shape[1]))
-            rc = tl_errf(e, "%s: tensor '%s' has the wrong dtype or shape for this model config", file, t->name);
-        else memcpy(m->params + t->offset, s->data, s->nbytes);
-    }
-    if (!rc && opt) {
-        const tl_st_tensor *tm = tl_st_find(&f, "optim.m"), *tv = tl_st_find(&f, "optim.v");
-        size_t bytes = m->n_params * sizeof(float);
-        if (!tm || !tv || tm->dtype != TL_ST_F32 || tv->dtype != TL_ST_F32 || tm->nbytes != bytes || tv->nbytes != bytes)
-            rc = tl_errf(e, "%s: optimizer state 'optim.m'/'optim.v' missing or of the wrong size", file);
-        else if (!(rc = tl_adamw_init(opt, m->n_params, opt->beta1, opt->beta2, opt->eps, opt->weight_decay, e))) {
-            memcpy(opt->m, tm->data, bytes);
-            memcpy(opt->v, tv->data, bytes);
-            opt->t = v[K_ADAM_T];
+    tl_st_close(&f);
+    return rc;
+}
+
+int tl_ckpt_load_adapter(const char *path, const tl_gpt2 *m, tl_lora *lo, tl_adamw *opt, tl_train_state *st, tl_err *e) {
+    char file[4200];
+    tl_st_file f;
+    uint64_t v[K_COUNT];
+    if (open_ckpt(path, &f, file, sizeof file, v, e)) return -1;
+    const tl_gpt2_config *c = &m->cfg;
+    const char *hash = tl_st_meta(&f, "base_hash"), *targets = tl_st_meta(&f, "lora_targets");
+    const char *rank = tl_st_meta(&f, "lora_rank"), *alpha = tl_st_meta(&f, "lora_alpha"), *drop = tl_st_meta(&f, "lora_dropout");
+    char mine[24];
+    snprintf(mine, sizeof mine, "%016" PRIx64, tl_ckpt_model_hash(m));
+    tl_lora_config lc = {0};
+    int rc = 0;
+    if (!is_kind(&f, "lora")) rc = tl_errf(e, "%s: is a model, not a LoRA adapter", file);
+    else if (!hash || !targets || !rank || !alpha || !drop)
+        rc = tl_errf(e, "%s: LoRA metadata (lora_rank, lora_alpha, lora_dropout, lora_targets, base_hash) incomplete", file);
+    else if (v[K_N_LAYER] != (uint64_t)c->n_layer || v[K_N_HEAD] != (uint64_t)c->n_head || v[K_N_EMBD] != (uint64_t)c->n_embd ||
+             v[K_N_CTX] != (uint64_t)c->n_ctx || v[K_VOCAB] != (uint64_t)c->vocab)
+        rc = tl_errf(e, "%s: adapter is for a %" PRIu64 "x%" PRIu64 "x%" PRIu64 " model, the base is %dx%dx%d", file,
+                     v[K_N_LAYER], v[K_N_HEAD], v[K_N_EMBD], c->n_layer, c->n_head, c->n_embd);
+    else if (strcmp(hash, mine))
+        rc = tl_errf(e, "%s: adapter was trained on a different base model (base_hash %s, this base %s)", file, hash, mine);
+    else if (tl_lora_parse_targets(targets, &lc.targets, e)) rc = tl_err_wrap(e, "%s", file);
+    if (!rc) {
+        lc.rank = atoi(rank);
+        lc.alpha = strtof(alpha, NULL);
+        lc.dropout = strtof(drop, NULL);
+        if (tl_lora_init(lo, c, &lc, e)) rc = tl_err_wrap(e, "%s", file);
+        else {
+            rc = load_tensors(&f, file, lo->tensors, lo->n_tensors, lo->params, e);
+            if (!rc && opt) rc = load_opt(&f, file, opt, lo->n_params, v[K_ADAM_T], e);
+            if (!rc && st) fill_state(&f, v, st);
+            if (rc) tl_lora_free(lo);
         }
     }
-    if (!rc && st) {
-        *st = (tl_train_state){.step = v[K_STEP], .data = {(int)v[K_SHARD], v[K_OFFSET], v[K_EPOCH]},
-                               .rng_state = v[K_RNG], .seed = v[K_SEED], .batch_size = (int)v[K_BATCH],
-                               .seq_len = (int)v[K_SEQ], .total_batch = (long long)v[K_TOTAL_BATCH],
-                               .steps = (int)v[K_STEPS], .skipped = v[K_SKIPPED]};
-        const char *tok = tl_st_meta(&f, "tokenizer");
-        snprintf(st->tokenizer, sizeof st->tokenizer, "%s", tok ? tok : "gpt2");
-    }
-    if (rc) tl_gpt2_free(m);
-done:
     tl_st_close(&f);
     return rc;
 }

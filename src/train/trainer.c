@@ -52,15 +52,49 @@ static int truncate_log(const char *path, uint64_t step, tl_err *e) {
 typedef struct trainer {
     const tl_train_opts *o;
     tl_gpt2 m;
+    tl_lora lora;         /* used when m.lora points here */
     tl_adamw opt;
     tl_loader train, val;
+    tl_batcher ft, ft_val; /* fine-tuning examples */
     int have_val, accum, eval_batches;
     tl_train_state st;
     tl_rng rng;
     tl_jsonl log;
 } trainer;
 
+/* The trainable parameters: the LoRA adapters when present, else the whole model. */
+typedef struct trainable {
+    float *params, *grads;
+    size_t n;
+    const tl_tensor_info *tensors;
+    int n_tensors;
+} trainable;
+
+static trainable trainable_of(trainer *t) {
+    if (t->m.lora) return (trainable){t->lora.params, t->lora.grads, t->lora.n_params, t->lora.tensors, t->lora.n_tensors};
+    return (trainable){t->m.params, t->m.grads, t->m.n_params, t->m.tensors, t->m.n_tensors};
+}
+
+/* Fine-tuning val loss: every val example once (fixed batches), averaged over response tokens. */
+static int evaluate_ft(trainer *t, double *loss, tl_err *e) {
+    double sum = 0, count = 0;
+    int nb = (t->o->ft_val->n + t->ft_val.B - 1) / t->ft_val.B;
+    if (t->m.lora) t->lora.train = 0;
+    for (int i = 0; i < nb; i++) {
+        tl_batcher_fixed(&t->ft_val, i);
+        const tl_batcher *b = &t->ft_val;
+        if (tl_gpt2_forward(&t->m, b->inputs, b->targets, b->cur_B, b->cur_T, e)) return -1;
+        long counted = 0;
+        for (long k = 0; k < (long)b->cur_B * b->cur_T; k++) counted += b->targets[k] >= 0;
+        sum += (double)t->m.mean_loss * (double)counted;
+        count += (double)counted;
+    }
+    *loss = sum / count;
+    return 0;
+}
+
 static int evaluate(trainer *t, double *loss, tl_err *e) {
+    if (t->o->base) return evaluate_ft(t, loss, e);
     if (tl_loader_seek(&t->val, (tl_loader_pos){0, 0, 0}, e)) return -1;
     double sum = 0;
     for (int i = 0; i < t->eval_batches; i++) {
@@ -114,11 +148,80 @@ static int check_resume_settings(const tl_train_state *st, const tl_train_opts *
     return 0;
 }
 
+/* Fine-tuning: the base (and on resume the newest checkpoint: model, or adapter), batchers. */
+static int open_log(trainer *t, int have_ckpt, tl_err *e) {
+    char logpath[4200];
+    snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", t->o->out_dir);
+    if (have_ckpt && truncate_log(logpath, t->st.step, e)) return -1;
+    return tl_jsonl_open(&t->log, logpath, have_ckpt, e);
+}
+
+static int setup_ft(trainer *t, int have_ckpt, const char *latest, tl_err *e) {
+    const tl_train_opts *o = t->o;
+    tl_train_state base_st;
+    if (!o->lora && have_ckpt) {
+        if (tl_ckpt_load(latest, &t->m, &t->opt, &t->st, e)) return -1;
+    } else {
+        if (tl_ckpt_load(o->base, &t->m, NULL, &base_st, e)) return -1;
+        if (strcmp(base_st.tokenizer, o->tokenizer))
+            return tl_errf(e, "%s: the base model uses tokenizer '%s', the examples '%s'", o->base, base_st.tokenizer, o->tokenizer);
+    }
+    if (o->lora) {
+        if (have_ckpt) {
+            if (tl_ckpt_load_adapter(latest, &t->m, &t->lora, &t->opt, &t->st, e)) return -1;
+            if (t->lora.cfg.rank != o->lora->rank || t->lora.cfg.targets != o->lora->targets || t->lora.cfg.alpha != o->lora->alpha)
+                return tl_errf(e, "%s: the adapter was started with other --lora-rank/--lora-alpha/--lora-targets; resume with the same", latest);
+        } else {
+            if (tl_lora_init(&t->lora, &t->m.cfg, o->lora, e)) return -1;
+            tl_lora_init_weights(&t->lora, (uint64_t)o->seed);
+        }
+        t->m.lora = &t->lora;
+    }
+    trainable tr = trainable_of(t);
+    if (!have_ckpt) {
+        if (tl_adamw_init(&t->opt, tr.n, o->beta1, o->beta2, o->eps, o->weight_decay, e)) return -1;
+        tl_rng r;
+        tl_rng_seed(&r, (uint64_t)o->seed + 1);
+        t->st = (tl_train_state){.rng_state = r.state, .seed = (uint64_t)o->seed, .batch_size = o->batch_size,
+                                 .total_batch = o->total_batch, .steps = o->steps, .best_val = INFINITY};
+        snprintf(t->st.tokenizer, sizeof t->st.tokenizer, "%s", o->tokenizer);
+    }
+    if (t->m.cfg.vocab != o->vocab)
+        return tl_errf(e, "%s: model vocabulary %d differs from the tokenizer's %d", o->base, t->m.cfg.vocab, o->vocab);
+    int longest = o->ft_val && o->ft_val->max_len > o->ft_train->max_len ? o->ft_val->max_len : o->ft_train->max_len;
+    if (longest > t->m.cfg.n_ctx)
+        return tl_errf(e, "the longest example has %d tokens, more than the model's context of %d (shorten the inputs, "
+                          "e.g. the task's numbers = round:N, or use a model with a longer context)", longest, t->m.cfg.n_ctx);
+    if (tl_batcher_init(&t->ft, o->ft_train, o->batch_size, (uint64_t)o->seed, e)) return -1;
+    if (tl_gpt2_reserve(&t->m, t->ft.B, longest - 1, e)) return -1; /* the largest batch shape, once */
+    if (have_ckpt && tl_batcher_seek(&t->ft, t->st.data, e)) return tl_err_wrap(e, "%s", latest);
+    if (o->ft_val && o->eval_every > 0) {
+        if (tl_batcher_init(&t->ft_val, o->ft_val, o->batch_size, 0, e)) return -1;
+        t->have_val = 1;
+    }
+    char targets[64] = "";
+    if (o->lora) tl_lora_targets_str(o->lora->targets, targets, sizeof targets);
+    fprintf(stderr,
+            "model: %s  layers %d  heads %d  embd %d  ctx %d  vocab %d  params %.2fM\n"
+            "fine-tuning: %s%s%s, trainable %zu parameters (%.3f%% of %.2fM)\n"
+            "examples: train %d (%llu response tokens, longest %d tokens), val %d; batch %d examples x %d micro-batches;"
+            " %d steps = %.2f epochs\n",
+            o->base, t->m.cfg.n_layer, t->m.cfg.n_head, t->m.cfg.n_embd, t->m.cfg.n_ctx, t->m.cfg.vocab,
+            (double)t->m.n_params / 1e6, o->lora ? "LoRA on " : "full", targets,
+            o->lora ? "" : " (every weight)", tr.n, 100.0 * (double)tr.n / (double)t->m.n_params, (double)t->m.n_params / 1e6,
+            o->ft_train->n, (unsigned long long)o->ft_train->response_tokens, o->ft_train->max_len,
+            o->ft_val ? o->ft_val->n : 0, t->ft.B, t->accum, o->steps,
+            (double)o->steps * (double)o->total_batch / o->ft_train->n);
+    return 0;
+}
+
 static int setup(trainer *t, tl_err *e) {
     const tl_train_opts *o = t->o;
-    long long bt = (long long)o->batch_size * o->seq_len;
-    if (o->batch_size < 1 || o->seq_len < 2) return tl_errf(e, "--batch-size must be >= 1 and --seq-len >= 2");
-    if (o->total_batch % bt) return tl_errf(e, "--total-batch %lld is not a multiple of --batch-size x --seq-len = %lld", o->total_batch, bt);
+    long long bt = o->base ? o->batch_size : (long long)o->batch_size * o->seq_len;
+    if (o->batch_size < 1 || (!o->base && o->seq_len < 2)) return tl_errf(e, "--batch-size must be >= 1 and --seq-len >= 2");
+    if (o->total_batch % bt)
+        return tl_errf(e, o->base ? "--total-batch %lld (examples per step) is not a multiple of --batch-size %lld"
+                                  : "--total-batch %lld is not a multiple of --batch-size x --seq-len = %lld", o->total_batch, bt);
     if (o->steps < 1) return tl_errf(e, "--steps must be >= 1");
     if (strcmp(o->on_nonfinite, "skip") && strcmp(o->on_nonfinite, "stop"))
         return tl_errf(e, "--on-nonfinite must be 'skip' or 'stop', not '%s'", o->on_nonfinite);
@@ -137,6 +240,13 @@ static int setup(trainer *t, tl_err *e) {
                        o->out_dir, latest);
     }
     t->opt = (tl_adamw){.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .weight_decay = o->weight_decay};
+    if (o->base) {
+        if (setup_ft(t, have_ckpt, latest, e)) return -1;
+        if (have_ckpt && check_resume_settings(&t->st, o, latest, e)) return -1;
+        t->rng.state = t->st.rng_state;
+        if (have_ckpt) fprintf(stderr, "resume: %s (step %llu)\n", latest, (unsigned long long)t->st.step);
+        return open_log(t, have_ckpt, e);
+    }
     if (have_ckpt) {
         if (tl_ckpt_load(latest, &t->m, &t->opt, &t->st, e)) return -1;
         if (check_resume_settings(&t->st, o, latest, e)) return -1;
@@ -153,7 +263,8 @@ static int setup(trainer *t, tl_err *e) {
         tl_rng r;
         tl_rng_seed(&r, (uint64_t)o->seed + 1);
         t->st = (tl_train_state){.rng_state = r.state, .seed = (uint64_t)o->seed, .batch_size = o->batch_size,
-                                 .seq_len = o->seq_len, .total_batch = o->total_batch, .steps = o->steps};
+                                 .seq_len = o->seq_len, .total_batch = o->total_batch, .steps = o->steps,
+                                 .best_val = INFINITY};
         snprintf(t->st.tokenizer, sizeof t->st.tokenizer, "%s", o->tokenizer);
     }
     if (o->seq_len > t->m.cfg.n_ctx) return tl_errf(e, "--seq-len %d exceeds the model's context %d", o->seq_len, t->m.cfg.n_ctx);
@@ -167,10 +278,7 @@ static int setup(trainer *t, tl_err *e) {
         t->eval_batches = (int)((uint64_t)o->eval_batches < fit ? (uint64_t)o->eval_batches : fit);
         if (t->eval_batches < 1) t->eval_batches = 1;
     }
-    char logpath[4200];
-    snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", o->out_dir);
-    if (have_ckpt && truncate_log(logpath, t->st.step, e)) return -1;
-    if (tl_jsonl_open(&t->log, logpath, have_ckpt, e)) return -1;
+    if (open_log(t, have_ckpt, e)) return -1;
 
     uint64_t tokens = tl_loader_total_tokens(&t->train);
     fprintf(stderr,
@@ -184,9 +292,38 @@ static int setup(trainer *t, tl_err *e) {
 }
 
 static int save(trainer *t, tl_err *e) {
-    t->st.data = t->train.pos;
+    t->st.data = t->o->base ? t->ft.pos : t->train.pos;
     t->st.rng_state = t->rng.state;
     return tl_ckpt_save(t->o->out_dir, &t->m, &t->opt, &t->st, t->o->keep, e);
+}
+
+/* Fine-tuning: a better val loss writes best.safetensors; otherwise one more stale eval. */
+static int keep_best(trainer *t, double val, tl_err *e) {
+    if (!(val < t->st.best_val)) {
+        t->st.stale++;
+        return 0;
+    }
+    t->st.best_val = val;
+    t->st.best_step = t->st.step;
+    t->st.stale = 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/best.safetensors", t->o->out_dir);
+    return tl_ckpt_write(path, &t->m, NULL, &t->st, e);
+}
+
+/* LoRA + --merge: the base with the best adapter (or the last, without val) folded in. */
+static int write_merged(trainer *t, tl_err *e) {
+    char best[4200], path[4200];
+    snprintf(best, sizeof best, "%s/best.safetensors", t->o->out_dir);
+    snprintf(path, sizeof path, "%s/merged.safetensors", t->o->out_dir);
+    tl_lora lo;
+    t->m.lora = NULL;
+    if (tl_ckpt_load_adapter(tl_file_exists(best) ? best : t->o->out_dir, &t->m, &lo, NULL, NULL, e)) return -1;
+    tl_lora_merge(&lo, &t->m);
+    tl_lora_free(&lo);
+    int rc = tl_ckpt_write(path, &t->m, NULL, &t->st, e);
+    if (!rc) fprintf(stderr, "merged: %s (base + adapter, a full model)\n", path);
+    return rc;
 }
 
 static int train_loop(trainer *t, tl_err *e) {
@@ -200,18 +337,31 @@ static int train_loop(trainer *t, tl_err *e) {
         if (evaluate(t, &val_loss, e)) return -1;
         tl_jsonl_write(&t->log, "\"type\":\"val\",\"step\":0,\"val_loss\":%.6f", val_loss);
         fprintf(stderr, "step 0: val loss %.4f\n", val_loss);
+        if (o->base && keep_best(t, val_loss, e)) return -1;
     }
     while (t->st.step < (uint64_t)o->steps) {
         double t0 = tl_now(), loss = 0;
+        uint64_t real0 = t->ft.real;
         tl_gpt2_zero_grad(&t->m);
+        if (t->m.lora) tl_lora_zero_grad(&t->lora);
         for (int a = 0; a < t->accum; a++) {
-            tl_loader_next(&t->train);
-            if (tl_gpt2_forward(&t->m, t->train.inputs, t->train.targets, o->batch_size, o->seq_len, e)) return -1;
+            if (o->base) {
+                tl_batcher_next(&t->ft);
+                if (t->m.lora) {
+                    t->lora.train = 1;
+                    t->lora.drop_seed = tl_rng_u64(&t->rng);
+                }
+                if (tl_gpt2_forward(&t->m, t->ft.inputs, t->ft.targets, t->ft.cur_B, t->ft.cur_T, e)) return -1;
+            } else {
+                tl_loader_next(&t->train);
+                if (tl_gpt2_forward(&t->m, t->train.inputs, t->train.targets, o->batch_size, o->seq_len, e)) return -1;
+            }
             if (tl_gpt2_backward(&t->m, 1.0f / (float)t->accum, e)) return -1;
             loss += t->m.mean_loss;
         }
         loss /= t->accum;
-        double norm = tl_grad_norm(t->m.grads, t->m.n_params);
+        trainable tr = trainable_of(t);
+        double norm = tl_grad_norm(tr.grads, tr.n);
         int step = (int)t->st.step; /* 0-based index of this update */
         float lr = tl_lr_cosine(step, o->warmup, o->steps, o->lr, o->lr_final_frac);
         t->st.step++;
@@ -227,12 +377,12 @@ static int train_loop(trainer *t, tl_err *e) {
                 return tl_errf(e, "step %d: %d consecutive non-finite steps; stopping (lower --lr?)", step + 1, consecutive_skips);
         } else {
             consecutive_skips = 0;
-            tl_grad_clip(t->m.grads, t->m.n_params, norm, o->grad_clip);
-            tl_adamw_update(&t->opt, t->m.params, t->m.grads, t->m.tensors, t->m.n_tensors, lr);
+            tl_grad_clip(tr.grads, tr.n, norm, o->grad_clip);
+            tl_adamw_update(&t->opt, tr.params, tr.grads, tr.tensors, tr.n_tensors, lr);
             tl_jsonl_write(&t->log, "\"type\":\"train\",\"step\":%llu,\"loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f",
                            (unsigned long long)t->st.step, loss, (double)lr, norm);
         }
-        double dt = tl_now() - t0, tok_s = (double)o->total_batch / dt;
+        double dt = tl_now() - t0, tok_s = (double)(o->base ? t->ft.real - real0 : (uint64_t)o->total_batch) / dt;
         tl_jsonl_write(&t->log, "\"type\":\"perf\",\"step\":%llu,\"ms\":%.1f,\"tok_s\":%.1f", (unsigned long long)t->st.step,
                        dt * 1e3, tok_s);
         int last = t->st.step == (uint64_t)o->steps;
@@ -240,15 +390,24 @@ static int train_loop(trainer *t, tl_err *e) {
             if (evaluate(t, &val_loss, e)) return -1;
             tl_jsonl_write(&t->log, "\"type\":\"val\",\"step\":%llu,\"val_loss\":%.6f", (unsigned long long)t->st.step, val_loss);
             if (!prog.tty) fprintf(stderr, "step %llu: val loss %.4f\n", (unsigned long long)t->st.step, val_loss);
+            if (o->base && keep_best(t, val_loss, e)) return -1;
+            if (o->base && o->patience > 0 && t->st.stale >= (uint64_t)o->patience && !last) {
+                tl_jsonl_write(&t->log, "\"type\":\"stop\",\"step\":%llu,\"reason\":\"no val improvement in %d evals\"",
+                               (unsigned long long)t->st.step, o->patience);
+                fprintf(stderr, "\nstep %llu: val loss has not improved for %d evals (best %.4f at step %llu); stopping\n",
+                        (unsigned long long)t->st.step, o->patience, t->st.best_val, (unsigned long long)t->st.best_step);
+                last = 1;
+            }
         }
         char extra[160];
         snprintf(extra, sizeof extra, "loss %.4f | val %.4f | %.0f tok/s", loss, val_loss, tok_s);
         if (last) tl_progress_end(&prog, t->st.step - start_step, extra);
         else tl_progress_update(&prog, t->st.step - start_step, extra);
-        if (o->bpe && o->sample_every > 0 && (last || t->st.step % (uint64_t)o->sample_every == 0) && sample(t, e)) return -1;
+        if (o->bpe && !o->base && o->sample_every > 0 && (last || t->st.step % (uint64_t)o->sample_every == 0) && sample(t, e)) return -1;
         if (last || (o->ckpt_every > 0 && t->st.step % (uint64_t)o->ckpt_every == 0)) {
             if (save(t, e)) return -1;
         }
+        if (last) break;
     }
     return 0;
 }
@@ -257,10 +416,18 @@ int tl_train(const tl_train_opts *o, tl_err *e) {
     trainer t = {.o = o};
     int rc = setup(&t, e);
     if (!rc) rc = train_loop(&t, e);
-    if (!rc) fprintf(stderr, "checkpoint: %s (tinyllm run -m %s -p \"...\")\n", o->out_dir, o->out_dir);
+    if (!rc && o->base && t.have_val)
+        fprintf(stderr, "best val loss %.4f at step %llu: %s/best.safetensors\n", t.st.best_val,
+                (unsigned long long)t.st.best_step, o->out_dir);
+    if (!rc && o->lora && o->merge) rc = write_merged(&t, e);
+    if (!rc && !o->base) fprintf(stderr, "checkpoint: %s (tinyllm run -m %s -p \"...\")\n", o->out_dir, o->out_dir);
     tl_jsonl_close(&t.log);
     tl_loader_free(&t.train);
-    if (t.have_val) tl_loader_free(&t.val);
+    tl_batcher_free(&t.ft);
+    if (t.have_val && !o->base) tl_loader_free(&t.val);
+    tl_batcher_free(&t.ft_val);
+    t.m.lora = NULL;
+    tl_lora_free(&t.lora);
     tl_adamw_free(&t.opt);
     tl_gpt2_free(&t.m);
     return rc;

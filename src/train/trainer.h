@@ -1,6 +1,12 @@
-/* The training loop (pretraining now; fine-tuning later through the same loop): batches from the
- * loader, forward/backward with gradient accumulation, clipping, AdamW on a cosine schedule,
- * periodic eval, samples and checkpoints, a progress line and a JSON-lines metrics file.
+/* The training loop, for pretraining and fine-tuning: batches (token shards through the loader,
+ * or fine-tuning examples through the batcher), forward/backward with gradient accumulation,
+ * clipping, AdamW on a cosine schedule, periodic eval, samples and checkpoints, a progress line
+ * and a JSON-lines metrics file.
+ *
+ * Fine-tuning starts from `base` and trains every weight, or only LoRA adapters (`lora`), with the
+ * loss on response tokens. Each eval that improves the val loss writes best.safetensors (the model
+ * without optimizer state, or the adapter); `patience` evals without improvement stop the run. With
+ * LoRA and `merge`, merged.safetensors gets the base with the best adapter folded in.
  *
  * Output directory: step_XXXXXXXX.safetensors + latest (checkpoint.h), metrics.jsonl with one
  * object per line: {"type":"train","step","loss","lr","grad_norm"}, {"type":"val","step",
@@ -11,6 +17,8 @@
 #define TL_TRAIN_TRAINER_H
 
 #include "base/err.h"
+#include "data/examples.h"
+#include "model/lora.h"
 #include "tokenizer/bpe.h"
 
 typedef struct tl_train_opts {
@@ -28,6 +36,12 @@ typedef struct tl_train_opts {
     const tl_bpe *bpe;         /* for decoding samples; may be NULL (no samples) */
     const char *tokenizer;     /* name stored in checkpoints */
     int vocab;                 /* vocabulary of the shards */
+    /* fine-tuning (base NULL: pretraining from scratch on shards) */
+    const char *base;          /* checkpoint to start from */
+    const tl_examples *ft_train, *ft_val; /* examples; total_batch counts examples, seq_len is unused */
+    const tl_lora_config *lora;           /* NULL: full fine-tuning */
+    int patience;              /* evals without a better val loss before stopping; 0: never */
+    int merge;                 /* LoRA: also write merged.safetensors */
 } tl_train_opts;
 
 int tl_train(const tl_train_opts *o, tl_err *e);
