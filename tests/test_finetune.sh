@@ -1,6 +1,7 @@
-# finetune: LoRA and full runs on the localisation task learn (train loss falls), a run resumed
-# from its step-4 checkpoint logs exactly what the uninterrupted run logged, the merged model has
-# the adapter's val loss, and bad settings fail with one line.
+# finetune + eval: LoRA and full runs on the localisation task learn (train loss falls), a run
+# resumed from its step-4 checkpoint logs exactly what the uninterrupted run logged, the merged
+# model has the adapter's val loss and eval predictions, eval's reports agree with each other, an
+# adapter refuses another base, and bad settings fail with one line.
 set -u
 CSV="$TL_SHARED/datasets/localisation/train.csv"
 [ -f "$CSV" ] || { echo "skip: $CSV missing"; exit 77; }
@@ -54,6 +55,38 @@ tr = [json.loads(l)["loss"] for l in open(sys.argv[1]) if '"train"' in l]
 assert len(tr) == 12 and sum(tr[-3:]) / 3 < sum(tr[:3]) / 3 - 0.1, tr
 PY
 grep -q "fine-tuning: full" "$W/full.log" || bad "full run does not say so"
+
+# eval: the adapter on its base and the merged model score the same; reports agree with stdout
+VAL="$TL_SHARED/datasets/localisation/validation.csv"
+EV() { "$TINYLLM" eval --task "$TL_SRC/tasks/localisation.task" --data "$VAL" -t 2 "$@"; }
+EV -m "$W/base" --adapter "$W/lora/best.safetensors" --out "$W/ev1.jsonl" --json "$W/ev1.json" > "$W/ev1.txt" 2> "$W/log" || bad "eval adapter: $(cat "$W/log")"
+EV -m "$W/lora/merged.safetensors" --out "$W/ev2.jsonl" --json "$W/ev2.json" > "$W/ev2.txt" 2> "$W/log" || bad "eval merged: $(cat "$W/log")"
+python3 - "$W" <<'PY' || bad "eval reports"
+import json, re, sys
+w = sys.argv[1]
+labels = {"Charging Station", "Entrance", "Server Rack"}
+r1 = [json.loads(l) for l in open(w + "/ev1.jsonl")]
+r2 = [json.loads(l) for l in open(w + "/ev2.jsonl")]
+assert len(r1) == len(r2) == 35, (len(r1), len(r2))
+for a, b in zip(r1, r2):
+    assert a["likelihood_label"] in labels and a["expected"] in labels
+    assert a["likelihood_label"] == b["likelihood_label"], "adapter and merged model disagree"
+    assert all(abs(a["likelihood_probs"][k] - b["likelihood_probs"][k]) < 1e-3 for k in labels)
+    assert abs(sum(a["likelihood_probs"].values()) - 1) < 1e-6
+s = json.load(open(w + "/ev1.json"))
+right = sum(a["likelihood_label"] == a["expected"] for a in r1)
+assert s["likelihood"]["correct"] == right and s["rows"] == 35
+m = re.search(r"label likelihood: accuracy ([0-9.]+)% \((\d+)/35\)", open(w + "/ev1.txt").read())
+assert m and int(m.group(2)) == right and abs(float(m.group(1)) - 100 * right / 35) < 0.01
+once = sum(a["generated_correct"] for a in r1)
+assert s["generation"]["exactly_once"] == once
+PY
+"$TINYLLM" eval -m "$W/full/best.safetensors" --adapter "$W/lora/best.safetensors" --task "$TL_SRC/tasks/localisation.task" \
+  --data "$VAL" > /dev/null 2> "$W/err" && bad "adapter on another base accepted"
+grep -q "trained on a different base model" "$W/err" || bad "adapter on another base: $(cat "$W/err")"
+printf 'name = x\ninput_column = reading\noutput_column = output\nlabels = A, B\ninstruction = x\n' > "$W/bad.task"
+"$TINYLLM" eval -m "$W/base" --task "$W/bad.task" --data "$VAL" > /dev/null 2> "$W/err" && bad "bad column accepted"
+grep -q "validation.csv:1: no column 'reading'" "$W/err" || bad "bad column: $(cat "$W/err")"
 
 # bad settings: one line, exit 1
 check_bad() { # name expected args...

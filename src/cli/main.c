@@ -14,6 +14,7 @@ static const struct {
     {"prepare", tl_cmd_prepare, "tokenize text / JSONL into train and val token shards"},
     {"pretrain", tl_cmd_pretrain, "train a GPT-2 from scratch (or resume) on token shards"},
     {"finetune", tl_cmd_finetune, "fine-tune a checkpoint on prompt/response examples (full or LoRA)"},
+    {"eval", tl_cmd_eval, "accuracy / error of a model on a task CSV (label likelihood and generation)"},
     {"run", tl_cmd_run, "generate text from a checkpoint"},
 };
 
