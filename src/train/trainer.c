@@ -416,6 +416,9 @@ int tl_train(const tl_train_opts *o, tl_err *e) {
     trainer t = {.o = o};
     int rc = setup(&t, e);
     if (!rc) rc = train_loop(&t, e);
+    if (!rc && o->base && t.ft.padded)
+        fprintf(stderr, "batches: %.1f%% of positions were padding (length-grouped)\n",
+                100.0 * (double)(t.ft.padded - t.ft.real) / (double)t.ft.padded);
     if (!rc && o->base && t.have_val)
         fprintf(stderr, "best val loss %.4f at step %llu: %s/best.safetensors\n", t.st.best_val,
                 (unsigned long long)t.st.best_step, o->out_dir);
