@@ -12,9 +12,15 @@
 #include "train/checkpoint.h"
 #include "train/eval.h"
 
-/* The model: a checkpoint, with an adapter folded in when one is given. */
-static int load_model(tl_gpt2 *m, const char *path, const char *adapter, tl_err *e) {
-    if (tl_ckpt_load(path, m, NULL, NULL, e)) return -1;
+/* The model: a checkpoint, with an adapter folded in when one is given; it must have been trained
+ * with the tokenizer `tok`. */
+static int load_model(tl_gpt2 *m, const char *path, const char *adapter, const char *tok, tl_err *e) {
+    tl_train_state st;
+    if (tl_ckpt_load(path, m, NULL, &st, e)) return -1;
+    if (strcmp(st.tokenizer, tok)) {
+        tl_gpt2_free(m);
+        return tl_errf(e, "%s: the model was trained with tokenizer '%s', not '%s' (give it with --tokenizer)", path, st.tokenizer, tok);
+    }
     if (!adapter) return 0;
     tl_lora lo;
     if (tl_ckpt_load_adapter(adapter, m, &lo, NULL, NULL, e)) {
@@ -58,7 +64,8 @@ static json_t *confusion_json(const tl_confusion *c) {
 }
 
 int tl_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *task_path = NULL, *data = NULL, *mode = "both", *rows_out = NULL, *json_out = NULL;
+    const char *model = NULL, *adapter = NULL, *task_path = NULL, *data = NULL, *mode = "both", *rows_out = NULL, *json_out = NULL,
+               *tokenizer = "gpt2";
     tl_eval_opts o = {.max_new = 30, .repeat_penalty = 1.3f};
     long long limit = 0;
     int threads = 0;
@@ -67,6 +74,7 @@ int tl_cmd_eval(int argc, char **argv) {
         {"adapter", 0, TL_OPT_STR, &adapter, "LoRA adapter to apply to the model (a fine-tuning run's best.safetensors)"},
         {"task", 0, TL_OPT_STR, &task_path, "task spec (tasks/*.task): columns, labels or regression, number rendering"},
         {"data", 0, TL_OPT_STR, &data, "task CSV to evaluate (header row first)"},
+        {"tokenizer", 0, TL_OPT_STR, &tokenizer, "gpt2, or the trained tokenizer folder the model uses"},
         {"mode", 0, TL_OPT_STR, &mode, "likelihood (score each label), generate (greedy answer, the paper's way), or both"},
         {"max-new", 'n', TL_OPT_INT, &o.max_new, "generate: new tokens at most"},
         {"repeat-penalty", 0, TL_OPT_FLOAT, &o.repeat_penalty, "generate: penalty on tokens already in prompt or answer (1: off)"},
@@ -117,7 +125,7 @@ int tl_cmd_eval(int argc, char **argv) {
         tl_errf(&e, "%s: a regression task is scored by generation (--mode generate or both)", task_path);
         goto done;
     }
-    if (load_model(&m, model, adapter, &e) || tl_bpe_load_gpt2_default(&bpe, &e)) goto done;
+    if (tl_bpe_load(&bpe, tokenizer, &e) || load_model(&m, model, adapter, tl_bpe_name(bpe), &e)) goto done;
     if (tl_eval_run(&m, bpe, &t, data, &o, &res, &e)) goto done;
     printf("eval: %s on %s: %ld rows, model %s%s%s (%.2fM params), %.1f s (%.2f rows/s)\n", t.name, data, res.rows, model,
            adapter ? " + " : "", adapter ? adapter : "", (double)m.n_params / 1e6, res.seconds, (double)res.rows / res.seconds);

@@ -16,7 +16,7 @@ int tl_cmd_finetune(int argc, char **argv) {
                        .lr = 3e-4f, .lr_final_frac = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .beta1 = 0.9f,
                        .beta2 = 0.999f, .eps = 1e-8f, .eval_every = 0, .ckpt_every = 0, .keep = 2, .seed = 1337,
                        .on_nonfinite = "skip", .patience = 0};
-    const char *task_path = NULL, *targets = "all";
+    const char *task_path = NULL, *targets = "all", *tokenizer = "gpt2";
     float epochs = 3, alpha = 16, dropout = 0.05f;
     int threads = 0, lora = 0, rank = 8;
     tl_opt opts[] = {
@@ -24,6 +24,7 @@ int tl_cmd_finetune(int argc, char **argv) {
         {"train", 0, TL_OPT_STR, &o.train, "examples: a prepare output folder (finetune_train.jsonl), a .jsonl of {prompt, response}, or a task .csv"},
         {"val", 0, TL_OPT_STR, &o.val, "val examples, same forms (default: the --train folder's finetune_val.jsonl)"},
         {"task", 0, TL_OPT_STR, &task_path, "task spec for .csv examples (tasks/*.task)"},
+        {"tokenizer", 0, TL_OPT_STR, &tokenizer, "gpt2, or the trained tokenizer folder the base was pre-trained with"},
         {"out", 'o', TL_OPT_STR, &o.out_dir, "run directory: checkpoints, best.safetensors, metrics.jsonl"},
         {"lora", 0, TL_OPT_FLAG, &lora, "train LoRA adapters only (base frozen) instead of every weight"},
         {"lora-rank", 'r', TL_OPT_INT, &rank, "LoRA rank"},
@@ -88,12 +89,12 @@ int tl_cmd_finetune(int argc, char **argv) {
         if (tl_task_load(&task, task_path, &e)) goto done;
         have_task = 1;
     }
-    if (tl_bpe_load_gpt2_default(&bpe, &e)) goto done;
+    if (tl_bpe_load(&bpe, tokenizer, &e)) goto done;
     if (tl_examples_load(&tr, o.train, "train", have_task ? &task : NULL, bpe, 1 << 20, &e)) goto done;
     if (o.val && tl_examples_load(&va, o.val, "val", have_task ? &task : NULL, bpe, 1 << 20, &e)) goto done;
     o.ft_train = &tr;
     o.ft_val = o.val ? &va : NULL;
-    o.tokenizer = "gpt2";
+    o.tokenizer = tl_bpe_name(bpe);
     o.vocab = tl_bpe_vocab_size(bpe);
     if (o.total_batch == 0) o.total_batch = o.batch_size;
     long long per_epoch = (tr.n + o.total_batch - 1) / o.total_batch;

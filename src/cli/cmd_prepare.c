@@ -39,7 +39,7 @@ static void print_summary(const char *out, const tl_prepare_source *src, int n, 
 }
 
 int tl_cmd_prepare(int argc, char **argv) {
-    const char *out = "data", *docs = "paragraph", *field = "text", *task_path = NULL;
+    const char *out = "data", *docs = "paragraph", *field = "text", *task_path = NULL, *tokenizer = "gpt2";
     float val = 0.1f;
     long long shard = 100000000, seed = 1337, tokens = 0;
     int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -54,11 +54,12 @@ int tl_cmd_prepare(int argc, char **argv) {
         {"docs", 0, TL_OPT_STR, &docs, "plain-text documents: paragraph (blank-line separated), line, or file"},
         {"field", 0, TL_OPT_STR, &field, "JSONL field holding the text"},
         {"task", 0, TL_OPT_STR, &task_path, "task spec for .csv inputs (see tasks/*.task): rows become prompt documents"},
+        {"tokenizer", 0, TL_OPT_STR, &tokenizer, "gpt2, or a folder written by 'tinyllm tokenizer train'"},
         {"threads", 't', TL_OPT_INT, &threads, "tokenizer threads (output does not depend on it)"},
         {"seed", 's', TL_OPT_I64, &seed, "seed of the train/val draw"},
     };
     tl_cmd cmd = {"prepare", "tinyllm prepare [options] FILE...   or   tinyllm prepare --mix PATH=RATIO... [options]",
-                  "Tokenizes documents with the GPT-2 tokenizer and writes llm.c-compatible token shards.\n"
+                  "Tokenizes documents (GPT-2's tokenizer, or --tokenizer) and writes llm.c-compatible token shards.\n"
                   "FILE ending in .jsonl/.json: one JSON object per line, text in --field; .csv: sensing-task\n"
                   "rows (header first) rendered with --task into the paper's ### Instruction / ### Input /\n"
                   "### Response / ### End template, also written to finetune_train.jsonl / finetune_val.jsonl\n"
@@ -84,8 +85,7 @@ int tl_cmd_prepare(int argc, char **argv) {
         return tl_cli_fail(&e);
     }
     tl_prepare_opts po = {.out_dir = out, .val_fraction = val, .shard_tokens = (uint64_t)shard, .seed = (uint64_t)seed,
-                          .max_tokens = tokens > 0 ? (uint64_t)tokens : 0, .threads = threads, .field = field,
-                          .tokenizer_name = "gpt2"};
+                          .max_tokens = tokens > 0 ? (uint64_t)tokens : 0, .threads = threads, .field = field};
     if (!strcmp(docs, "paragraph")) po.split = TL_DOCS_PARAGRAPH;
     else if (!strcmp(docs, "line")) po.split = TL_DOCS_LINE;
     else if (!strcmp(docs, "file")) po.split = TL_DOCS_FILE;
@@ -108,10 +108,14 @@ int tl_cmd_prepare(int argc, char **argv) {
     tl_opts_print(&cmd, stderr);
     if (task_path && tl_task_load(&task, task_path, &e)) goto done;
     po.task = task_path ? &task : NULL;
-    if (!tl_bpe_load_gpt2_default(&bpe, &e) && !tl_prepare(bpe, &po, src, nsrc, &st, &e)) {
+    if (tl_bpe_load(&bpe, tokenizer, &e)) goto done_task;
+    po.tokenizer_name = tl_bpe_name(bpe);
+    po.tokenizer_spec = tokenizer;
+    if (!tl_prepare(bpe, &po, src, nsrc, &st, &e)) {
         print_summary(out, src, nsrc, &st);
         rc = 0;
     }
+done_task:
     tl_bpe_free(bpe);
     if (task_path) tl_task_free(&task);
 done:

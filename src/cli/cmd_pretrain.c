@@ -58,9 +58,10 @@ int tl_cmd_pretrain(int argc, char **argv) {
     struct stat sb;
     int train_is_dir = stat(o.train, &sb) == 0 && S_ISDIR(sb.st_mode);
     if (!o.val && train_is_dir) o.val = o.train;
-    char tokname[32] = "gpt2";
+    char tokname[64] = "gpt2", tokspec[4096] = "gpt2";
     int meta_vocab = 50257;
-    if (train_is_dir && tl_prepare_meta_read(o.train, &meta_vocab, tokname, sizeof tokname, &e) < 0) return tl_cli_fail(&e);
+    if (train_is_dir && tl_prepare_meta_read(o.train, &meta_vocab, tokname, sizeof tokname, tokspec, sizeof tokspec, &e) < 0)
+        return tl_cli_fail(&e);
     o.vocab = vocab > 0 ? vocab : meta_vocab;
     o.tokenizer = tokname;
     if (o.total_batch == 0) o.total_batch = (long long)o.batch_size * o.seq_len;
@@ -68,10 +69,7 @@ int tl_cmd_pretrain(int argc, char **argv) {
     tl_opts_print(&cmd, stderr);
     fprintf(stderr, "  %-20s %d\n", "threads (resolved)", omp_get_max_threads());
     tl_bpe *bpe = NULL;
-    if (o.sample_every > 0) {
-        if (strcmp(tokname, "gpt2")) fprintf(stderr, "note: no samples: tokenizer '%s' is not GPT-2\n", tokname);
-        else if (tl_bpe_load_gpt2_default(&bpe, &e)) return tl_cli_fail(&e);
-    }
+    if (o.sample_every > 0 && tl_bpe_load(&bpe, tokspec, &e)) return tl_cli_fail(&e);
     o.bpe = bpe;
     r = tl_train(&o, &e);
     if (bpe) tl_bpe_free(bpe);

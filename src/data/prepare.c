@@ -483,8 +483,8 @@ static int write_meta(prep *p, source **src, int n_src, tl_err *e) {
                                                  (json_int_t)ss->tokens[1], "train_docs", (json_int_t)ss->docs[0],
                                                  "val_docs", (json_int_t)ss->docs[1], "repeats", ss->repeats));
     }
-    json_t *j = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:f, s:o}", "tokenizer",
-                          p->o->tokenizer_name, "vocab_size", tl_bpe_vocab_size(p->bpe), "eot", tl_bpe_eot(p->bpe),
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:f, s:o}", "tokenizer",
+                          p->o->tokenizer_name, "tokenizer_spec", p->o->tokenizer_spec ? p->o->tokenizer_spec : "gpt2", "vocab_size", tl_bpe_vocab_size(p->bpe), "eot", tl_bpe_eot(p->bpe),
                           "train_tokens", (json_int_t)st->tokens[0], "val_tokens", (json_int_t)st->tokens[1],
                           "train_docs", (json_int_t)st->docs[0], "val_docs", (json_int_t)st->docs[1], "train_shards",
                           st->shards[0], "val_shards", st->shards[1], "seed", (json_int_t)p->o->seed, "val_fraction",
@@ -589,7 +589,7 @@ int tl_prepare(const tl_bpe *bpe, const tl_prepare_opts *o, const tl_prepare_sou
     return rc;
 }
 
-int tl_prepare_meta_read(const char *dir, int *vocab, char *tokenizer, size_t n, tl_err *e) {
+int tl_prepare_meta_read(const char *dir, int *vocab, char *tokenizer, size_t n, char *spec, size_t ns, tl_err *e) {
     char path[4200];
     snprintf(path, sizeof path, "%s/meta.json", dir);
     if (!tl_file_exists(path)) return 1;
@@ -603,6 +603,8 @@ int tl_prepare_meta_read(const char *dir, int *vocab, char *tokenizer, size_t n,
     else {
         *vocab = (int)json_integer_value(v);
         snprintf(tokenizer, n, "%s", json_string_value(t));
+        json_t *sp = json_object_get(j, "tokenizer_spec");
+        if (spec) snprintf(spec, ns, "%s", json_is_string(sp) ? json_string_value(sp) : json_string_value(t));
     }
     json_decref(j);
     return rc;

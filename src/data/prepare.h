@@ -50,7 +50,8 @@ typedef struct tl_prepare_opts {
     int threads;            /* tokenizer threads, >= 1 */
     tl_doc_split split;     /* how plain text files are cut into documents */
     const char *field;      /* JSONL string field holding the text ("text") */
-    const char *tokenizer_name; /* recorded in meta.json ("gpt2") */
+    const char *tokenizer_name; /* recorded in meta.json: tl_bpe_name ("gpt2", or a trained one's) */
+    const char *tokenizer_spec; /* recorded in meta.json: how to load it again ("gpt2" or its folder) */
     const tl_task *task;        /* how CSV rows are rendered; NULL: CSV inputs are an error */
 } tl_prepare_opts;
 
@@ -69,8 +70,8 @@ typedef struct tl_prepare_stats {
 int tl_prepare(const tl_bpe *bpe, const tl_prepare_opts *o, const tl_prepare_source *sources, int n_sources,
                tl_prepare_stats *st, tl_err *e);
 
-/* Reads <dir>/meta.json written by tl_prepare: vocabulary size and tokenizer name. Returns 0, 1
- * when there is no meta.json, -1 when it is malformed. */
-int tl_prepare_meta_read(const char *dir, int *vocab, char *tokenizer, size_t n, tl_err *e);
+/* Reads <dir>/meta.json written by tl_prepare: vocabulary size, tokenizer name and the spec to
+ * load it with (spec may be NULL). Returns 0, 1 when there is no meta.json, -1 when malformed. */
+int tl_prepare_meta_read(const char *dir, int *vocab, char *tokenizer, size_t n, char *spec, size_t ns, tl_err *e);
 
 #endif

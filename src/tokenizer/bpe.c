@@ -16,6 +16,7 @@
 
 #include "base/file.h"
 #include "base/paths.h"
+#include "tokenizer/pretok.h"
 #include "tokenizer/unicode.h"
 
 #define NO_RANK INT32_MAX
@@ -34,7 +35,8 @@ struct tl_bpe {
     slot *table;         /* open addressing, load factor <= 1/2 */
     uint32_t mask;
     uint32_t max_len;    /* longest token: longer strings need no lookup */
-    uint8_t ascii_class[128]; /* tl_uni_class of ASCII, for the pre-tokenizer's fast path */
+    tl_pretok pre;       /* GPT-2's pre-tokenizer, digits split for trained vocabularies */
+    char name[64];       /* "gpt2", or a trained tokenizer's name */
     int eot;
 };
 
@@ -283,7 +285,8 @@ int tl_bpe_load_gpt2(tl_bpe **out, const char *encoder_json, const char *vocab_b
     if (!t) return -1;
     int16_t byte_of[324];
     gpt2_alphabet(byte_of);
-    for (int c = 0; c < 128; c++) t->ascii_class[c] = (uint8_t)tl_uni_class(c);
+    tl_pretok_init(&t->pre, 0);
+    snprintf(t->name, sizeof t->name, "gpt2");
     if (load_encoder(t, encoder_json, byte_of, e) || load_merges(t, vocab_bpe, byte_of, e)) {
         tl_bpe_free(t);
         return -1;
@@ -298,6 +301,62 @@ int tl_bpe_load_gpt2_default(tl_bpe **out, tl_err *e) {
         return tl_errf(e, "data directory path too long");
     return tl_bpe_load_gpt2(out, enc, merges, e);
 }
+
+/* tokenizer.cfg of a trained tokenizer: `key = value` lines (format, version, name, digits). */
+static int load_cfg(tl_bpe *t, const char *path, tl_err *e) {
+    FILE *f = fopen(path, "r");
+    if (!f) return tl_errf(e, "%s: cannot open: %s (a trained tokenizer folder holds tokenizer.cfg, encoder.json, vocab.bpe)",
+                           path, strerror(errno));
+    char line[256];
+    int lineno = 0, rc = 0, have_format = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        char key[64], val[128];
+        if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0) continue;
+        if (sscanf(line, " %63[a-z_] = %127[^\r\n]", key, val) != 2) rc = tl_errf(e, "%s:%d: expected 'key = value'", path, lineno);
+        else if (!strcmp(key, "format")) {
+            have_format = !strcmp(val, "tinyllm.bpe");
+            if (!have_format) rc = tl_errf(e, "%s:%d: format '%s' is not tinyllm.bpe", path, lineno, val);
+        } else if (!strcmp(key, "version")) {
+            if (strcmp(val, "1")) rc = tl_errf(e, "%s:%d: version %s is not supported (this build reads 1)", path, lineno, val);
+        } else if (!strcmp(key, "name")) {
+            if (strlen(val) >= sizeof t->name || strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(val))
+                rc = tl_errf(e, "%s:%d: name must be up to 63 of [a-z0-9-_.]", path, lineno);
+            else snprintf(t->name, sizeof t->name, "%s", val);
+        } else if (!strcmp(key, "digits")) {
+            char *end;
+            long d = strtol(val, &end, 10);
+            if (*end || d < 0 || d > 64) rc = tl_errf(e, "%s:%d: digits must be 0..64, not '%s'", path, lineno, val);
+            else t->pre.digits = (int)d;
+        } else if (strcmp(key, "pretokenizer") && strcmp(key, "vocab_size") && strcmp(key, "eot")) {
+            rc = tl_errf(e, "%s:%d: unknown key '%s'", path, lineno, key);
+        }
+    }
+    fclose(f);
+    if (!rc && !have_format) rc = tl_errf(e, "%s: no 'format = tinyllm.bpe' line", path);
+    return rc;
+}
+
+int tl_bpe_load(tl_bpe **out, const char *spec, tl_err *e) {
+    if (!spec || !strcmp(spec, "gpt2")) return tl_bpe_load_gpt2_default(out, e);
+    char cfg[4200], enc[4200], merges[4200];
+    snprintf(cfg, sizeof cfg, "%s/tokenizer.cfg", spec);
+    snprintf(enc, sizeof enc, "%s/encoder.json", spec);
+    snprintf(merges, sizeof merges, "%s/vocab.bpe", spec);
+    if (!tl_file_exists(cfg))
+        return tl_errf(e, "%s: not a tokenizer folder (no tokenizer.cfg): give 'gpt2' or a folder from 'tinyllm tokenizer train'", spec);
+    if (tl_bpe_load_gpt2(out, enc, merges, e)) return -1;
+    snprintf((*out)->name, sizeof (*out)->name, "trained");
+    if (load_cfg(*out, cfg, e)) {
+        tl_bpe_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+const char *tl_bpe_name(const tl_bpe *t) { return t->name; }
+int tl_bpe_digits(const tl_bpe *t) { return t->pre.digits; }
 
 int tl_bpe_vocab_size(const tl_bpe *t) { return t->n; }
 int tl_bpe_eot(const tl_bpe *t) { return t->eot; }
@@ -423,51 +482,13 @@ static int bpe_piece(const tl_bpe *t, scratch *s, const unsigned char *p, int32_
 
 /* ---------------------------------------------------------------- pre-tokenization */
 
-/* The class of the character at s[0..n) (n >= 1); *len gets its byte length. ASCII inline. */
-static inline int char_class(const tl_bpe *t, const unsigned char *s, size_t n, size_t *len) {
-    if (s[0] < 0x80) {
-        *len = 1;
-        return t->ascii_class[s[0]];
-    }
-    int32_t cp;
-    *len = (size_t)tl_utf8_next(s, n, &cp);
-    return tl_uni_class(cp);
-}
-
-/* Length of the next piece of GPT-2's pattern at s[0..n):
- *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+          */
-static size_t next_piece(const tl_bpe *t, const unsigned char *s, size_t n) {
-    if (s[0] == '\'' && n >= 2) {
-        static const char *const tails[] = {"s", "t", "re", "ve", "m", "ll", "d"};
-        for (int i = 0; i < 7; i++) {
-            size_t k = strlen(tails[i]);
-            if (n >= 1 + k && !memcmp(s + 1, tails[i], k)) return 1 + k;
-        }
-    }
-    size_t i, l;
-    int cls = char_class(t, s, n, &i);
-    if (s[0] == ' ' && n > 1) { /* ' ?' then a run of one non-space class */
-        int c2 = char_class(t, s + 1, n - 1, &l);
-        if (c2 != TL_UNI_SPACE) cls = c2, i = 1 + l;
-    }
-    if (cls != TL_UNI_SPACE) {
-        while (i < n && char_class(t, s + i, n - i, &l) == cls) i += l;
-        return i;
-    }
-    /* whitespace: the whole run if it ends the text or is a single character; else all but its
-     * last character (which then leads the next piece) */
-    size_t last = 0;
-    for (i = 0; i < n && char_class(t, s + i, n - i, &l) == TL_UNI_SPACE; i += l) last = i;
-    return i == n || last == 0 ? i : last;
-}
-
 int tl_bpe_encode(const tl_bpe *t, const char *text, size_t len, tl_ivec *out, tl_err *e) {
     const unsigned char *s = (const unsigned char *)text;
     scratch sc = {0};
     if (len >= MEMO_MIN_TEXT) sc.memo = calloc(MEMO_SLOTS, sizeof *sc.memo); /* optional: NULL is fine */
     int rc = 0;
     for (size_t i = 0; i < len && !rc;) {
-        size_t k = next_piece(t, s + i, len - i);
+        size_t k = tl_pretok_next(&t->pre, s + i, len - i);
         if (k > INT32_MAX / 2) rc = tl_errf(e, "a single piece of %zu bytes is too long to tokenize", k);
         else rc = bpe_piece(t, &sc, s + i, (int32_t)k, out, e);
         i += k;

@@ -2,8 +2,8 @@
  * merges. Token ids are byte-identical to tiktoken's `gpt2` encoding.
  *
  * A tl_bpe is immutable once loaded: encode/decode may run concurrently from many threads.
- * Loaders: GPT-2's encoder.json + vocab.bpe (here); the GGUF vocabulary and our trained BPE
- * arrive with later stages through the same tl_bpe (built from a token list + merge list). */
+ * Loaders: GPT-2's encoder.json + vocab.bpe, and a trained tokenizer's folder (train.h): the same
+ * two files plus tokenizer.cfg, whose pre-tokenizer splits digit runs. */
 #ifndef TL_TOKENIZER_BPE_H
 #define TL_TOKENIZER_BPE_H
 
@@ -24,7 +24,16 @@ int tl_bpe_load_gpt2(tl_bpe **out, const char *encoder_json, const char *vocab_b
 /* The same from the data directory ($TINYLLM_DATA or ~/.cache/tinyllm, subfolder gpt2/); the error
  * says to run scripts/install-deps when the files are missing. */
 int tl_bpe_load_gpt2_default(tl_bpe **out, tl_err *e);
+/* One entry point: spec NULL or "gpt2" is GPT-2 (the data directory's files); anything else is a
+ * trained tokenizer's folder (tokenizer.cfg + encoder.json + vocab.bpe, see docs/formats.md). */
+int tl_bpe_load(tl_bpe **out, const char *spec, tl_err *e);
 void tl_bpe_free(tl_bpe *t);
+
+/* "gpt2", or a trained tokenizer's name: recorded in meta.json and checkpoints, so data and models
+ * of different tokenizers are never mixed. */
+const char *tl_bpe_name(const tl_bpe *t);
+/* Digits per piece of the pre-tokenizer (0: GPT-2's whole number runs). */
+int tl_bpe_digits(const tl_bpe *t);
 
 /* Number of token ids (50257 for GPT-2, including <|endoftext|>). */
 int tl_bpe_vocab_size(const tl_bpe *t);
