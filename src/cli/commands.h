@@ -8,6 +8,7 @@ int tl_cmd_pretrain(int argc, char **argv);
 int tl_cmd_finetune(int argc, char **argv);
 int tl_cmd_eval(int argc, char **argv);
 int tl_cmd_synth(int argc, char **argv);
+int tl_cmd_clean(int argc, char **argv);
 int tl_cmd_run(int argc, char **argv);
 int tl_cmd_demo(int argc, char **argv);
 

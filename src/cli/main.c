@@ -12,6 +12,7 @@ static const struct {
     {"demo", tl_cmd_demo, "prepare an embedded corpus, pretrain a small GPT-2 on the CPU, sample from it"},
     {"tokenizer", tl_cmd_tokenizer, "encode text to token ids or decode ids to text (GPT-2 BPE)"},
     {"synth", tl_cmd_synth, "synthetic sensor data (IMU, environment, gesture, breathing) as task CSV or text"},
+    {"clean", tl_cmd_clean, "normalise and deduplicate documents (exact + MinHash near-duplicates) into a JSONL corpus"},
     {"prepare", tl_cmd_prepare, "tokenize text / JSONL into train and val token shards"},
     {"pretrain", tl_cmd_pretrain, "train a GPT-2 from scratch (or resume) on token shards"},
     {"finetune", tl_cmd_finetune, "fine-tune a checkpoint on prompt/response examples (full or LoRA)"},
