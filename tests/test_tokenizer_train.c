@@ -115,7 +115,7 @@ int main(void) {
         tl_buf dec = {0};
         ids.n = 0;
         CHECK(tl_bpe_encode(t, (char *)buf, (size_t)len, &ids, &e) == 0 && tl_bpe_decode(t, ids.v, ids.n, &dec, &e) == 0 &&
-                  dec.n == (size_t)len && !memcmp(dec.p, buf, (size_t)len),
+                  dec.n == (size_t)len && (len == 0 || !memcmp(dec.p, buf, (size_t)len)),
               "round %d: bytes do not round-trip", round);
         tl_buf_free(&dec);
     }
