@@ -28,7 +28,7 @@ static int print_token(void *ctx, int32_t t) {
 }
 
 int tl_cmd_run(int argc, char **argv) {
-    const char *model = NULL, *prompt = "";
+    const char *model = NULL, *prompt = "", *tokenizer = "gpt2";
     int n = 128, top_k = 40, threads = 0;
     float temp = 0.8f, top_p = 0.95f, min_p = 0.0f;
     long long seed = 1337;
@@ -42,6 +42,7 @@ int tl_cmd_run(int argc, char **argv) {
         {"min-p", 0, TL_OPT_FLOAT, &min_p, "drop tokens below min-p x the top probability (0: off)"},
         {"seed", 's', TL_OPT_I64, &seed, "sampling seed"},
         {"threads", 't', TL_OPT_INT, &threads, "CPU threads (0: all cores)"},
+        {"tokenizer", 0, TL_OPT_STR, &tokenizer, "gpt2, or the trained tokenizer folder the model uses"},
     };
     tl_cmd cmd = {"run", "tinyllm run -m CHECKPOINT [-p PROMPT] [options]",
                   "Generates text from a training checkpoint (fp32). The same seed gives the same text.\n\n"
@@ -64,11 +65,12 @@ int tl_cmd_run(int argc, char **argv) {
     tl_sampler s = {0};
     tl_ivec ids = {0};
     int rc = 1;
-    if (strcmp(st.tokenizer, "gpt2")) {
-        tl_errf(&e, "%s: tokenizer '%s' is not supported by run yet", model, st.tokenizer);
+    if (tl_bpe_load(&bpe, tokenizer, &e)) goto done;
+    if (strcmp(st.tokenizer, tl_bpe_name(bpe))) {
+        tl_errf(&e, "%s: the model was trained with tokenizer '%s', not '%s' (give it with --tokenizer)", model, st.tokenizer,
+                tl_bpe_name(bpe));
         goto done;
     }
-    if (tl_bpe_load_gpt2_default(&bpe, &e)) goto done;
     if (tl_sampler_init(&s, m.cfg.vocab, temp, top_k, top_p, min_p, (uint64_t)seed, &e)) goto done;
     if (tl_ivec_push(&ids, tl_bpe_eot(bpe), &e)) goto done;
     if (tl_bpe_encode(bpe, prompt, strlen(prompt), &ids, &e)) goto done;

@@ -9,6 +9,8 @@ int tl_cmd_finetune(int argc, char **argv);
 int tl_cmd_eval(int argc, char **argv);
 int tl_cmd_synth(int argc, char **argv);
 int tl_cmd_clean(int argc, char **argv);
+int tl_cmd_export(int argc, char **argv);
+int tl_cmd_import(int argc, char **argv);
 int tl_cmd_run(int argc, char **argv);
 int tl_cmd_demo(int argc, char **argv);
 

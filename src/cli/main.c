@@ -17,6 +17,8 @@ static const struct {
     {"pretrain", tl_cmd_pretrain, "train a GPT-2 from scratch (or resume) on token shards"},
     {"finetune", tl_cmd_finetune, "fine-tune a checkpoint on prompt/response examples (full or LoRA)"},
     {"eval", tl_cmd_eval, "accuracy / error of a model on a task CSV (label likelihood and generation)"},
+    {"export", tl_cmd_export, "write a checkpoint as a GGUF file (llama.cpp, the edge runtime)"},
+    {"import", tl_cmd_import, "read a gpt2 GGUF file into a checkpoint"},
     {"run", tl_cmd_run, "generate text from a checkpoint"},
 };
 

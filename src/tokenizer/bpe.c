@@ -31,6 +31,8 @@ struct tl_bpe {
     unsigned char *blob; /* all token bytes */
     uint32_t *off, *len; /* [n] */
     int32_t *rank;       /* [n], NO_RANK for tokens no merge creates */
+    int32_t (*merges)[2]; /* [n_merges]: the two parts of each merge, in rank order */
+    int n_merges;
     int32_t byte_id[256];
     slot *table;         /* open addressing, load factor <= 1/2 */
     uint32_t mask;
@@ -131,6 +133,7 @@ void tl_bpe_free(tl_bpe *t) {
     free(t->off);
     free(t->len);
     free(t->rank);
+    free(t->merges);
     free(t->table);
     free(t);
 }
@@ -160,11 +163,12 @@ static int load_encoder(tl_bpe *t, const char *path, const int16_t byte_of[324],
     t->off = tl_calloc(n, sizeof *t->off, e);
     t->len = tl_calloc(n, sizeof *t->len, e);
     t->rank = tl_calloc(n, sizeof *t->rank, e);
+    t->merges = tl_calloc(n, sizeof *t->merges, e);
     uint32_t cap = 1;
     while (cap < 2 * n) cap <<= 1;
     t->table = tl_calloc(cap, sizeof *t->table, e);
     t->mask = cap - 1;
-    if (!t->blob || !t->off || !t->len || !t->rank || !t->table) {
+    if (!t->blob || !t->off || !t->len || !t->rank || !t->merges || !t->table) {
         rc = -1;
         goto out;
     }
@@ -260,7 +264,14 @@ static int load_merges(tl_bpe *t, const char *path, const int16_t byte_of[324], 
             rc = tl_errf(e, "%s:%ld: merge '%s' %s", path, lineno, quote(line, (size_t)n, q), why);
             break;
         }
+        if (rank == t->n) { /* more merges than tokens: each must make a distinct token anyway */
+            rc = tl_errf(e, "%s:%ld: more merges than tokens", path, lineno);
+            break;
+        }
+        t->merges[rank][0] = lookup(t, buf, (size_t)a);
+        t->merges[rank][1] = lookup(t, buf + a, (size_t)b);
         t->rank[id] = (int32_t)rank++;
+        t->n_merges = (int)rank;
     }
     if (!rc && ferror(f)) rc = tl_errf(e, "%s: read error: %s", path, strerror(errno));
     /* every multi-byte token but specials (<|...|>) must come from a merge: catches a file cut at a
@@ -356,6 +367,25 @@ int tl_bpe_load(tl_bpe **out, const char *spec, tl_err *e) {
 }
 
 const char *tl_bpe_name(const tl_bpe *t) { return t->name; }
+int tl_bpe_n_merges(const tl_bpe *t) { return t->n_merges; }
+void tl_bpe_merge(const tl_bpe *t, int rank, int *left, int *right) {
+    *left = t->merges[rank][0];
+    *right = t->merges[rank][1];
+}
+
+int tl_bpe_spell(tl_buf *out, const void *bytes, size_t n, tl_err *e) {
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < n; i++) {
+        int b = p[i], cp = b;
+        if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) {
+            cp = 256;
+            for (int x = 0; x < b; x++) cp += !((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255));
+        }
+        char u[2] = {(char)(cp < 0x80 ? cp : 0xc0 | cp >> 6), (char)(0x80 | (cp & 0x3f))};
+        if (tl_buf_append(out, u, cp < 0x80 ? 1 : 2, e)) return -1;
+    }
+    return 0;
+}
 int tl_bpe_digits(const tl_bpe *t) { return t->pre.digits; }
 
 int tl_bpe_vocab_size(const tl_bpe *t) { return t->n; }

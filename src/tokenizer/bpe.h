@@ -34,6 +34,11 @@ void tl_bpe_free(tl_bpe *t);
 const char *tl_bpe_name(const tl_bpe *t);
 /* Digits per piece of the pre-tokenizer (0: GPT-2's whole number runs). */
 int tl_bpe_digits(const tl_bpe *t);
+/* The merges in rank order: merge `rank` joins tokens left and right (exports write them). */
+int tl_bpe_n_merges(const tl_bpe *t);
+void tl_bpe_merge(const tl_bpe *t, int rank, int *left, int *right);
+/* Appends bytes spelled in GPT-2's byte-to-unicode alphabet (as encoder.json / GGUF hold tokens). */
+int tl_bpe_spell(tl_buf *out, const void *bytes, size_t n, tl_err *e);
 
 /* Number of token ids (50257 for GPT-2, including <|endoftext|>). */
 int tl_bpe_vocab_size(const tl_bpe *t);

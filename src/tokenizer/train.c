@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/vec.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/pretok.h"
 
 /* ---- a map from byte strings to ids (pieces while counting, tokens while merging) ---- */
@@ -315,20 +316,6 @@ static int read_inputs(strmap *pieces, const tl_pretok *pre, const char *const *
 
 /* ---- output ---- */
 
-/* Appends bytes spelled in GPT-2's byte-to-unicode alphabet (see bpe.c). */
-static int spell(tl_buf *out, const unsigned char *p, size_t n, tl_err *e) {
-    for (size_t i = 0; i < n; i++) {
-        int b = p[i], cp = b;
-        if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) {
-            cp = 256;
-            for (int x = 0; x < b; x++) cp += !((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255));
-        }
-        char u[2] = {(char)(cp < 0x80 ? cp : 0xc0 | cp >> 6), (char)(0x80 | (cp & 0x3f))};
-        if (tl_buf_append(out, u, cp < 0x80 ? 1 : 2, e)) return -1;
-    }
-    return 0;
-}
-
 static int write_text(const char *path, const char *s, size_t n, tl_err *e) {
     tl_afile af;
     if (tl_afile_open(&af, path, e)) return -1;
@@ -347,7 +334,7 @@ static int write_folder(const char *dir, const strmap *tok, const int32_t (*merg
     int rc = enc ? 0 : tl_errf(e, "out of memory");
     for (size_t id = 0; id < tok->n && !rc; id++) {
         sp.n = 0;
-        if (spell(&sp, (unsigned char *)tok->bytes.p + tok->off[id], tok->len[id], e) || tl_buf_append(&sp, "", 1, e)) rc = -1;
+        if (tl_bpe_spell(&sp, (unsigned char *)tok->bytes.p + tok->off[id], tok->len[id], e) || tl_buf_append(&sp, "", 1, e)) rc = -1;
         else if (json_object_set_new(enc, sp.p, json_integer((json_int_t)id))) rc = tl_errf(e, "out of memory");
     }
     char *js = rc ? NULL : json_dumps(enc, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -359,7 +346,7 @@ static int write_folder(const char *dir, const strmap *tok, const int32_t (*merg
     for (int m = 0; m < n_merges && !rc; m++)
         for (int side = 0; side < 2 && !rc; side++) {
             int32_t id = merges[m][side];
-            rc = spell(&b, (unsigned char *)tok->bytes.p + tok->off[id], tok->len[id], e) || tl_buf_append(&b, side ? "\n" : " ", 1, e);
+            rc = tl_bpe_spell(&b, (unsigned char *)tok->bytes.p + tok->off[id], tok->len[id], e) || tl_buf_append(&b, side ? "\n" : " ", 1, e);
         }
     snprintf(path, sizeof path, "%s/vocab.bpe", dir);
     if (!rc) rc = write_text(path, b.p, b.n, e);
