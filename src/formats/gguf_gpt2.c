@@ -115,7 +115,7 @@ int tl_gguf_import_gpt2(const char *path, tl_gpt2 *m, tl_err *e) {
     if (tl_gguf_open(&g, path, e)) return -1;
     const tl_gguf_kv *arch = tl_gguf_find_kv(&g, "general.architecture");
     const tl_gguf_tensor *emb = tl_gguf_find_tensor(&g, "token_embd.weight");
-    uint32_t ctx, embd, layers, heads, ff;
+    uint32_t ctx = 0, embd = 0, layers = 0, heads = 0, ff = 0;
     int rc = 0;
     if (!arch || arch->type != TL_GGUF_STRING || arch->strs[0].n != 4 || memcmp(arch->strs[0].p, "gpt2", 4))
         rc = tl_errf(e, "%s: general.architecture is not 'gpt2'", path);
