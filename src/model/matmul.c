@@ -84,10 +84,14 @@ static void gemm(int M, int N, int K, const float *A, long rsa, long csa, const 
     int mrows = (M + ms - 1) / ms;
     mrows = (mrows + MR - 1) / MR * MR;
     ms = (M + mrows - 1) / mrows;
+    /* panel buffers sized for this product (small products then stay small allocations) */
+    size_t kmax = (size_t)(K < KC ? K : KC), pa_n = (size_t)(mrows < MC ? mrows : MC) * kmax,
+           pb_n = (size_t)(N < NC ? (N + NR - 1) / NR * NR : NC) * kmax;
+    pa_n = (pa_n + 16) / 16 * 16, pb_n = (pb_n + 16) / 16 * 16; /* aligned_alloc: a multiple of 64 bytes */
 #pragma omp parallel
     {
-        float *pa = aligned_alloc(64, sizeof(float) * MC * KC);
-        float *pb = aligned_alloc(64, sizeof(float) * NC * KC);
+        float *pa = aligned_alloc(64, sizeof(float) * pa_n);
+        float *pb = aligned_alloc(64, sizeof(float) * pb_n);
 #pragma omp for schedule(static)
         for (int task = 0; task < ms * nt; task++) {
             int r0 = task / nt * mrows, r1 = r0 + mrows < M ? r0 + mrows : M, n0 = task % nt * NC;
