@@ -1,6 +1,8 @@
 /* Growable arrays: doubling capacity, overflow-checked. */
 #include "base/vec.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,4 +54,18 @@ void tl_buf_free(tl_buf *b) {
     free(b->p);
     b->p = NULL;
     b->n = b->cap = 0;
+}
+
+int tl_buf_appendf(tl_buf *b, tl_err *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return tl_errf(e, "formatting error");
+    if (tl_buf_reserve(b, (size_t)n + 1, e)) return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
+    return 0;
 }

@@ -40,24 +40,14 @@ int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task
     tl_buf sp = {0};
     if (!toks || !merges || !types) rc = -1;
     for (int i = 0; i < V && !rc; i++) {
-        size_t len;
-        const char *tok = tl_bpe_token(bpe, i, &len);
-        int special = len >= 4 && !memcmp(tok, "<|", 2) && !memcmp(tok + len - 2, "|>", 2);
-        sp.n = 0;
-        rc = special ? tl_buf_append(&sp, tok, len, e) : tl_bpe_spell(&sp, tok, len, e);
-        rc = rc || tl_buf_append(&sp, "", 1, e);
-        if (!rc && !(toks[i] = strdup(sp.p))) rc = tl_errf(e, "out of memory");
+        int special = tl_bpe_token_spelled(bpe, i, &sp, e);
+        if (special < 0) rc = -1;
+        else if (!(toks[i] = strdup(sp.p))) rc = tl_errf(e, "out of memory");
         types[i] = special ? 3 : 1; /* llama.cpp: 1 normal, 3 control */
     }
-    for (int r = 0; r < nm && !rc; r++) {
-        int a, b;
-        size_t la, lb;
-        tl_bpe_merge(bpe, r, &a, &b);
-        const char *ta = tl_bpe_token(bpe, a, &la), *tb = tl_bpe_token(bpe, b, &lb);
-        sp.n = 0;
-        rc = tl_bpe_spell(&sp, ta, la, e) || tl_buf_append(&sp, " ", 1, e) || tl_bpe_spell(&sp, tb, lb, e) || tl_buf_append(&sp, "", 1, e);
-        if (!rc && !(merges[r] = strdup(sp.p))) rc = tl_errf(e, "out of memory");
-    }
+    for (int r = 0; r < nm && !rc; r++)
+        if (tl_bpe_merge_spelled(bpe, r, &sp, e)) rc = -1;
+        else if (!(merges[r] = strdup(sp.p))) rc = tl_errf(e, "out of memory");
     uint32_t eot = (uint32_t)tl_bpe_eot(bpe);
     rc = rc || tl_gguf_put_str(w, "general.architecture", "gpt2", e) || tl_gguf_put_str(w, "general.name", name, e) ||
          tl_gguf_put_u32(w, "general.file_type", type == TL_GGML_F16 ? 1 : 0, e) ||

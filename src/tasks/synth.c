@@ -3,7 +3,6 @@
 #include "tasks/synth.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,23 +27,13 @@ double tl_synth_uniform(tl_rng *r, double a, double b) { return a + (b - a) * (d
 double tl_synth_gauss(tl_rng *r, double sd) { return sd * (double)tl_rng_normal(r); }
 double tl_synth_clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 
-int tl_synth_appendf(tl_buf *b, tl_err *e, const char *fmt, ...) {
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) return tl_errf(e, "synth: internal formatting error");
-    return tl_buf_append(b, tmp, (size_t)n, e);
-}
-
 int tl_synth_append_list(tl_buf *b, const char *name, const double *v, int n, int decimals, tl_err *e) {
     double unit = pow(10, -decimals);
-    if (tl_synth_appendf(b, e, "%s: [", name)) return -1;
+    if (tl_buf_appendf(b, e, "%s: [", name)) return -1;
     for (int i = 0; i < n; i++) {
         double x = round(v[i] / unit) * unit;
         if (x == 0) x = 0; /* no "-0.0" */
-        if (tl_synth_appendf(b, e, i ? ", %.*f" : "%.*f", decimals, x)) return -1;
+        if (tl_buf_appendf(b, e, i ? ", %.*f" : "%.*f", decimals, x)) return -1;
     }
     return tl_buf_append(b, "]\n", 2, e);
 }
@@ -147,7 +136,7 @@ int tl_synth_next(tl_synth *s, tl_buf *in, int *label, double *target, tl_err *e
         double rate = round(tl_synth_uniform(&s->rng, lo, hi) * 100) / 100; /* on the 0.01 grid, inside the range */
         tl_synth_breathing_signal(&s->rng, rate, s->o.cycles_per_breath, s->o.hz, s->o.noise, v, s->n);
         int rc = 0;
-        for (int i = 0; i < s->n && !rc; i++) rc = tl_synth_appendf(in, e, "%.0f ", v[i]); /* a space after each, as in breathe/ */
+        for (int i = 0; i < s->n && !rc; i++) rc = tl_buf_appendf(in, e, "%.0f ", v[i]); /* a space after each, as in breathe/ */
         *target = rate;
         return rc;
     }
@@ -176,16 +165,16 @@ int tl_synth_csv_field(tl_buf *b, const char *p, size_t n, tl_err *e) {
 static int text_header(const tl_synth *s, tl_buf *b, tl_err *e) {
     switch (s->o.kind) {
     case TL_SYNTH_IMU:
-        return tl_synth_appendf(b, e, "Phone IMU at %g Hz for %g s: accelerometer x/y/z (m/s^2), gyroscope x/y/z (rad/s).\n",
+        return tl_buf_appendf(b, e, "Phone IMU at %g Hz for %g s: accelerometer x/y/z (m/s^2), gyroscope x/y/z (rad/s).\n",
                                 s->o.hz, s->o.seconds);
     case TL_SYNTH_ENVIRONMENT:
-        return tl_synth_appendf(b, e, "%s", "Robot sensor board: pressure (hPa), humidity (%), temperature (°C), humidity 2 (%), ") ||
-               tl_synth_appendf(b, e, "%s", "red, green, blue light, sound.\n");
+        return tl_buf_appendf(b, e, "%s", "Robot sensor board: pressure (hPa), humidity (%), temperature (°C), humidity 2 (%), ") ||
+               tl_buf_appendf(b, e, "%s", "red, green, blue light, sound.\n");
     case TL_SYNTH_GESTURE:
-        return tl_synth_appendf(b, e, "%s", "Proximity (255: nothing near, 0: touching) and red, green, blue light ") ||
-               tl_synth_appendf(b, e, "%s", "while a hand moves over the sensor.\n");
+        return tl_buf_appendf(b, e, "%s", "Proximity (255: nothing near, 0: touching) and red, green, blue light ") ||
+               tl_buf_appendf(b, e, "%s", "while a hand moves over the sensor.\n");
     default:
-        return tl_synth_appendf(b, e, "Chest movement at %g Hz, %d values (0-100).\n", s->o.hz, s->n);
+        return tl_buf_appendf(b, e, "Chest movement at %g Hz, %d values (0-100).\n", s->o.hz, s->n);
     }
 }
 
@@ -201,7 +190,7 @@ int tl_synth_row(tl_synth *s, int text, tl_buf *out, tl_err *e) {
     if (text) {
         while (in.n && in.p[in.n - 1] == '\n') in.n--;
         rc = text_header(s, out, e) || tl_buf_append(out, in.p, in.n, e) ||
-             tl_synth_appendf(out, e, "\n%s: %s%s\n\n", label_line[s->o.kind], value, label < 0 ? " breaths per minute" : "");
+             tl_buf_appendf(out, e, "\n%s: %s%s\n\n", label_line[s->o.kind], value, label < 0 ? " breaths per minute" : "");
     } else {
         rc = (s->o.kind == TL_SYNTH_GESTURE &&
               (tl_synth_csv_field(out, gesture_instruction, sizeof gesture_instruction - 1, e) || tl_buf_append(out, ",", 1, e))) ||

@@ -83,8 +83,6 @@ void tl_synth_gesture_signal(tl_rng *r, int gesture, double noise, int n, double
 double tl_synth_uniform(tl_rng *r, double a, double b);
 double tl_synth_gauss(tl_rng *r, double sd);
 double tl_synth_clamp(double x, double lo, double hi);
-/* Appends printf output (one number or a short piece: at most 127 bytes). */
-int tl_synth_appendf(tl_buf *b, tl_err *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Appends "Name: [v0, v1, ...]\n" with `decimals` digits after the point (-0 printed as 0). */
 int tl_synth_append_list(tl_buf *b, const char *name, const double *v, int n, int decimals, tl_err *e);
 /* The next label from a shuffled block holding each label once, so classes stay balanced. */

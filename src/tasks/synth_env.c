@@ -113,6 +113,6 @@ int tl_synth_env_next(tl_synth *s, tl_buf *in, int *label, tl_err *e) {
     if (tl_rng_f32(r) < 0.03f) snd += tl_synth_uniform(r, 50, 200); /* a door, a voice */
     v[P_SOUND] = fmax(0, round(snd));
     *label = s->visit_place;
-    return tl_synth_appendf(in, e, "%.2f,%.2f,%.2f,%.2f,", v[0], v[1], v[2], v[3]) ||
-           tl_synth_appendf(in, e, "%.0f,%.0f,%.0f,%.0f", v[4], v[5], v[6], v[7]);
+    return tl_buf_appendf(in, e, "%.2f,%.2f,%.2f,%.2f,", v[0], v[1], v[2], v[3]) ||
+           tl_buf_appendf(in, e, "%.0f,%.0f,%.0f,%.0f", v[4], v[5], v[6], v[7]);
 }

@@ -386,7 +386,48 @@ int tl_bpe_spell(tl_buf *out, const void *bytes, size_t n, tl_err *e) {
     }
     return 0;
 }
+
+int tl_bpe_token_spelled(const tl_bpe *t, int id, tl_buf *out, tl_err *e) {
+    size_t len = 0;
+    const char *tok = tl_bpe_token(t, id, &len);
+    int special = len >= 4 && !memcmp(tok, "<|", 2) && !memcmp(tok + len - 2, "|>", 2);
+    out->n = 0;
+    if ((special ? tl_buf_append(out, tok, len, e) : tl_bpe_spell(out, tok, len, e)) || tl_buf_append(out, "", 1, e))
+        return -1;
+    return special;
+}
+
+int tl_bpe_merge_spelled(const tl_bpe *t, int rank, tl_buf *out, tl_err *e) {
+    int a, b;
+    size_t la = 0, lb = 0;
+    tl_bpe_merge(t, rank, &a, &b);
+    const char *ta = tl_bpe_token(t, a, &la), *tb = tl_bpe_token(t, b, &lb);
+    out->n = 0;
+    return tl_bpe_spell(out, ta, la, e) || tl_buf_append(out, " ", 1, e) || tl_bpe_spell(out, tb, lb, e) ||
+                   tl_buf_append(out, "", 1, e)
+               ? -1
+               : 0;
+}
+
 int tl_bpe_digits(const tl_bpe *t) { return t->pre.digits; }
+
+int tl_bpe_same(const tl_bpe *a, const tl_bpe *b, char *why, size_t n) {
+    if (a->n != b->n) return snprintf(why, n, "%d tokens, not %d", b->n, a->n), 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->len[i] != b->len[i] || memcmp(a->blob + a->off[i], b->blob + b->off[i], a->len[i]))
+            return snprintf(why, n, "token %d differs", i), 0;
+    int na = tl_bpe_n_merges(a), nb = tl_bpe_n_merges(b);
+    if (na != nb) return snprintf(why, n, "%d merges, not %d", nb, na), 0;
+    for (int r = 0; r < na; r++) {
+        int l1, r1, l2, r2;
+        tl_bpe_merge(a, r, &l1, &r1);
+        tl_bpe_merge(b, r, &l2, &r2);
+        if (l1 != l2 || r1 != r2) return snprintf(why, n, "merge %d differs", r), 0;
+    }
+    if (a->pre.digits != b->pre.digits)
+        return snprintf(why, n, "digit groups of %d, not %d", b->pre.digits, a->pre.digits), 0;
+    return 1;
+}
 
 int tl_bpe_vocab_size(const tl_bpe *t) { return t->n; }
 int tl_bpe_eot(const tl_bpe *t) { return t->eot; }

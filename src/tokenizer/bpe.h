@@ -39,6 +39,16 @@ int tl_bpe_n_merges(const tl_bpe *t);
 void tl_bpe_merge(const tl_bpe *t, int rank, int *left, int *right);
 /* Appends bytes spelled in GPT-2's byte-to-unicode alphabet (as encoder.json / GGUF hold tokens). */
 int tl_bpe_spell(tl_buf *out, const void *bytes, size_t n, tl_err *e);
+/* Token `id` as vocabulary files (encoder.json, vocab.json, GGUF) hold it, NUL-terminated in out
+ * (replacing its contents): special tokens (<|...|>) verbatim, the others spelled. Returns 1 for a
+ * special token, 0 for a normal one, -1 when memory runs out. */
+int tl_bpe_token_spelled(const tl_bpe *t, int id, tl_buf *out, tl_err *e);
+/* Merge `rank` as merge files hold it ("left right", spelled), NUL-terminated in out. */
+int tl_bpe_merge_spelled(const tl_bpe *t, int rank, tl_buf *out, tl_err *e);
+
+/* 1 when a and b encode identically (same tokens in the same ids, same merges in the same order,
+ * same digit grouping); else 0 and `why` (n bytes) says where they first differ. */
+int tl_bpe_same(const tl_bpe *a, const tl_bpe *b, char *why, size_t n);
 
 /* Number of token ids (50257 for GPT-2, including <|endoftext|>). */
 int tl_bpe_vocab_size(const tl_bpe *t);
