@@ -20,7 +20,7 @@ int tl_cmd_export(int argc, char **argv) {
         {"adapter", 0, TL_OPT_STR, &adapter, "LoRA adapter folded into the weights first"},
         {"format", 'f', TL_OPT_STR, &format, "gguf, hf (a transformers directory) or llmc (llm.c model + tokenizer files)"},
         {"out", 'o', TL_OPT_STR, &out, "output file (gguf, llmc) or directory (hf)"},
-        {"type", 0, TL_OPT_STR, &type, "f32 or f16: gguf matrices (norms, biases stay f32; default f16), hf all tensors (default f32); llmc is f32"},
+        {"type", 0, TL_OPT_STR, &type, "gguf: f32, f16 (default), q8_0 or q4_0 for the 2-D tensors (norms, biases stay f32); hf: f32 (default) or f16; llmc: f32"},
         {"task", 0, TL_OPT_STR, &task_path, "task spec stored under tinyllm.task.* (labels, instruction, template)"},
         {"tokenizer", 0, TL_OPT_STR, &tokenizer, "gpt2, or the trained tokenizer folder the model uses"},
         {"name", 0, TL_OPT_STR, &name, "the model's name (GGUF general.name, the HF model card's title)"},
@@ -46,9 +46,11 @@ int tl_cmd_export(int argc, char **argv) {
     if (strcmp(format, "gguf") && strcmp(format, "hf") && strcmp(format, "llmc"))
         return tl_errf(&e, "export: --format must be gguf, hf or llmc, not '%s'", format), tl_cli_fail(&e);
     if (!type) type = strcmp(format, "gguf") ? "f32" : "f16";
-    if (strcmp(type, "f32") && strcmp(type, "f16")) return tl_errf(&e, "--type must be f32 or f16, not '%s'", type), tl_cli_fail(&e);
+    int ty = tl_ggml_type_parse(type);
+    if (ty < 0 || (strcmp(format, "gguf") && ty != TL_GGML_F32 && ty != TL_GGML_F16))
+        return tl_errf(&e, "--type must be f32, f16%s, not '%s'", strcmp(format, "gguf") ? "" : ", q8_0 or q4_0", type), tl_cli_fail(&e);
     if (!strcmp(format, "llmc") && strcmp(type, "f32")) return tl_errf(&e, "--format llmc writes f32 (llm.c's version 3)"), tl_cli_fail(&e);
-    uint32_t t = !strcmp(type, "f32") ? TL_GGML_F32 : TL_GGML_F16;
+    uint32_t t = (uint32_t)ty;
     tl_opts_print(&cmd, stderr);
     tl_gpt2 m = {0};
     tl_bpe *bpe = NULL;

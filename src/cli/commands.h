@@ -11,6 +11,7 @@ int tl_cmd_synth(int argc, char **argv);
 int tl_cmd_clean(int argc, char **argv);
 int tl_cmd_export(int argc, char **argv);
 int tl_cmd_import(int argc, char **argv);
+int tl_cmd_quantize(int argc, char **argv);
 int tl_cmd_run(int argc, char **argv);
 int tl_cmd_demo(int argc, char **argv);
 

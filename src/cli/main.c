@@ -17,8 +17,9 @@ static const struct {
     {"pretrain", tl_cmd_pretrain, "train a GPT-2 from scratch (or resume) on token shards"},
     {"finetune", tl_cmd_finetune, "fine-tune a checkpoint on prompt/response examples (full or LoRA)"},
     {"eval", tl_cmd_eval, "accuracy / error of a model on a task CSV (label likelihood and generation)"},
-    {"export", tl_cmd_export, "write a checkpoint as a GGUF file (llama.cpp, the edge runtime)"},
-    {"import", tl_cmd_import, "read a gpt2 GGUF file into a checkpoint"},
+    {"export", tl_cmd_export, "write a checkpoint as GGUF (llama.cpp), a HuggingFace directory or llm.c files"},
+    {"import", tl_cmd_import, "read a GGUF file, HF directory or llm.c file into a checkpoint"},
+    {"quantize", tl_cmd_quantize, "re-encode a GGUF file's matrices as q8_0, q4_0, f16 or f32"},
     {"run", tl_cmd_run, "generate text from a checkpoint"},
 };
 

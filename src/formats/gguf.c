@@ -65,17 +65,6 @@ static int cmp_toff(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Bytes of a ggml tensor of type `type` with ne[0] elements per row; 0 for unknown types. */
-static uint64_t row_bytes(uint32_t type, uint64_t ne0) {
-    switch (type) {
-    case TL_GGML_F32: return ne0 * 4;
-    case TL_GGML_F16: return ne0 * 2;
-    case 2: return ne0 % 32 ? 0 : ne0 / 32 * 18; /* Q4_0 */
-    case 8: return ne0 % 32 ? 0 : ne0 / 32 * 34; /* Q8_0 */
-    default: return 0;
-    }
-}
-
 static int read_kv(cursor *c, tl_gguf_kv *kv, uint64_t i) {
     char what[64];
     snprintf(what, sizeof what, "key/value %llu", (unsigned long long)i);
@@ -126,7 +115,7 @@ static int read_tensor(cursor *c, tl_gguf_tensor *t, uint64_t i) {
         count *= t->ne[d];
     }
     if (get_u32(c, &t->type, what) || get_u64(c, &t->offset, what)) return -1;
-    uint64_t rb = row_bytes(t->type, t->ne[0]);
+    uint64_t rb = tl_ggml_row_bytes(t->type, t->ne[0]);
     if (!rb) return tl_errf(c->e, "%s: tensor '%.*s': ggml type %u is unknown or its rows do not fit its blocks", c->path,
                             (int)t->name.n, t->name.p, t->type);
     t->nbytes = rb * (count / t->ne[0]);
@@ -334,10 +323,36 @@ int tl_gguf_put_i32s(tl_gguf_writer *w, const char *key, const int32_t *v, uint6
     return rc;
 }
 
+int tl_gguf_put_kv(tl_gguf_writer *w, const tl_gguf_kv *kv, tl_err *e) {
+    char *key = strndup(kv->key.p, (size_t)kv->key.n); /* strings holding a NUL end there */
+    if (!key) return tl_errf(e, "out of memory");
+    int is_str = kv->type == TL_GGUF_STRING || (kv->type == TL_GGUF_ARRAY && kv->elem_type == TL_GGUF_STRING);
+    int rc;
+    if (!is_str) {
+        rc = put(w, key, kv->type, kv->elem_type, kv->n, kv->data,
+                 kv->n * type_size[kv->type == TL_GGUF_ARRAY ? kv->elem_type : kv->type], e);
+        free(key);
+        return rc;
+    }
+    size_t total = 0;
+    for (uint64_t i = 0; i < kv->n; i++) total += kv->strs[i].n + 1;
+    char *buf = malloc(total ? total : 1), *p = buf;
+    if (!buf) return free(key), tl_errf(e, "out of memory");
+    for (uint64_t i = 0; i < kv->n; i++) {
+        memcpy(p, kv->strs[i].p, kv->strs[i].n);
+        p += kv->strs[i].n;
+        *p++ = 0;
+    }
+    rc = put(w, key, kv->type, kv->elem_type, kv->n, buf, total, e);
+    free(buf);
+    free(key);
+    return rc;
+}
+
 int tl_gguf_add_tensor(tl_gguf_writer *w, const char *name, const float *data, int n_dims, const uint64_t *ne, uint32_t type,
                        tl_err *e) {
-    if (strlen(name) >= MAX_NAME || n_dims < 1 || n_dims > MAX_DIMS || (type != TL_GGML_F32 && type != TL_GGML_F16))
-        return tl_errf(e, "gguf: tensor '%s': bad name, shape or type", name);
+    if (strlen(name) >= MAX_NAME || n_dims < 1 || n_dims > MAX_DIMS || !tl_ggml_row_bytes(type, ne[0]))
+        return tl_errf(e, "gguf: tensor '%s': bad name, shape, or a type its rows do not fit", name);
     if (w->n_t == w->cap_t) {
         int cap = w->cap_t ? 2 * w->cap_t : 64;
         wtensor *t = realloc(w->t, sizeof *t * (size_t)cap);
@@ -395,64 +410,27 @@ int tl_gguf_write(tl_gguf_writer *w, const char *path, tl_err *e) {
         for (uint32_t d = 0; d < t->n_dims && !rc; d++) rc = wr64(&a, t->ne[d], e);
         rc = rc || wr32(&a, t->type, e) || wr64(&a, off, e);
         pos += 8 + strlen(t->name) + 4 + 8 * t->n_dims + 12;
-        off += (t->count * (t->type == TL_GGML_F32 ? 4 : 2) + align - 1) / align * align;
+        off += (tl_ggml_row_bytes(t->type, t->ne[0]) * (t->count / t->ne[0]) + align - 1) / align * align;
     }
     static const unsigned char zeros[64];
     if (!rc && pos % align) rc = wr(&a, zeros, align - pos % align, e);
+    unsigned char *row = NULL;
     for (int i = 0; i < w->n_t && !rc; i++) {
         const wtensor *t = &w->t[i];
-        uint64_t bytes = t->count * (t->type == TL_GGML_F32 ? 4 : 2);
-        if (t->type == TL_GGML_F32) {
-            for (uint64_t j = 0; j < t->count && !rc; j++) { /* little-endian on any host */
-                uint32_t u;
-                memcpy(&u, &t->data[j], 4);
-                rc = wr32(&a, u, e);
-            }
-        } else {
-            for (uint64_t j = 0; j < t->count && !rc; j++) {
-                uint16_t h = tl_f32_to_f16(t->data[j]);
-                unsigned char b[2] = {(unsigned char)h, (unsigned char)(h >> 8)};
-                rc = wr(&a, b, 2, e);
-            }
+        uint64_t rb = tl_ggml_row_bytes(t->type, t->ne[0]), rows = t->count / t->ne[0], bytes = rb * rows;
+        unsigned char *r = realloc(row, rb);
+        if (!r) rc = tl_errf(e, "out of memory");
+        else row = r;
+        for (uint64_t j = 0; j < rows && !rc; j++) {
+            tl_quant_row(t->type, t->data + j * t->ne[0], t->ne[0], row);
+            rc = wr(&a, row, rb, e);
         }
         if (!rc && bytes % align) rc = wr(&a, zeros, align - bytes % align, e);
     }
+    free(row);
     if (rc) {
         tl_afile_abort(&a);
         return -1;
     }
     return tl_afile_commit(&a, e);
-}
-
-uint16_t tl_f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, exp = (x >> 23) & 0xff, man = x & 0x7fffff;
-    if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0)); /* inf, NaN */
-    int e16 = (int)exp - 127 + 15;
-    if (e16 >= 31) return (uint16_t)(sign | 0x7c00);                       /* overflow: inf */
-    if (e16 <= 0) {                                                           /* subnormal or zero */
-        if (e16 < -10) return (uint16_t)sign;
-        man |= 0x800000;
-        int shift = 14 - e16;
-        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = (uint32_t)e16 << 10 | man >> 13, rem = man & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++; /* may carry into the exponent: still right */
-    return (uint16_t)(sign | h);
-}
-
-float tl_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float f;
-    if (exp == 0) f = ldexpf((float)man, -24);
-    else if (exp == 31) f = man ? NAN : INFINITY;
-    else f = ldexpf((float)(man | 0x400), (int)exp - 25);
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    x |= sign;
-    memcpy(&f, &x, 4);
-    return f;
 }

@@ -23,12 +23,12 @@
 
 #include "base/err.h"
 #include "base/file.h"
+#include "formats/quant.h"
 
 enum {
     TL_GGUF_U8, TL_GGUF_I8, TL_GGUF_U16, TL_GGUF_I16, TL_GGUF_U32, TL_GGUF_I32, TL_GGUF_F32, TL_GGUF_BOOL,
     TL_GGUF_STRING, TL_GGUF_ARRAY, TL_GGUF_U64, TL_GGUF_I64, TL_GGUF_F64, TL_GGUF_N_TYPES
 };
-enum { TL_GGML_F32 = 0, TL_GGML_F16 = 1 };
 
 typedef struct tl_gguf_str {
     const char *p; /* not NUL-terminated */
@@ -78,14 +78,12 @@ int tl_gguf_put_str(tl_gguf_writer *w, const char *key, const char *v, tl_err *e
 /* Arrays: strings (n of them, each NUL-terminated) or 32-bit integers. The data is copied. */
 int tl_gguf_put_strs(tl_gguf_writer *w, const char *key, const char *const *v, uint64_t n, tl_err *e);
 int tl_gguf_put_i32s(tl_gguf_writer *w, const char *key, const int32_t *v, uint64_t n, tl_err *e);
-/* A tensor of ne[0..n_dims) f32 values; stored as `type` (F32 or F16). `data` must stay valid until
- * tl_gguf_write. */
+/* A tensor of ne[0..n_dims) f32 values; stored as `type` (F32, F16, Q8_0 or Q4_0: then ne[0] must
+ * be a multiple of 32), encoded row by row at write time. `data` must stay valid until tl_gguf_write. */
 int tl_gguf_add_tensor(tl_gguf_writer *w, const char *name, const float *data, int n_dims, const uint64_t *ne,
                        uint32_t type, tl_err *e);
+/* Copies a key/value as read from another file (tl_gguf_open), any type. */
+int tl_gguf_put_kv(tl_gguf_writer *w, const tl_gguf_kv *kv, tl_err *e);
 int tl_gguf_write(tl_gguf_writer *w, const char *path, tl_err *e);
-
-/* IEEE half <-> single (round to nearest even; infinities and NaN kept). */
-uint16_t tl_f32_to_f16(float f);
-float tl_f16_to_f32(uint16_t h);
 
 #endif

@@ -27,6 +27,16 @@ static int gguf_name(const char *ours, char *out, size_t n) {
     return -1;
 }
 
+/* llama.cpp's general.file_type for a file whose matrices are `type` (its LLAMA_FTYPE_*). */
+static uint32_t file_type(uint32_t type) {
+    switch (type) {
+    case TL_GGML_F16: return 1;
+    case TL_GGML_Q4_0: return 2;
+    case TL_GGML_Q8_0: return 7;
+    default: return 0;
+    }
+}
+
 int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task, const char *name, uint32_t type,
                         const char *path, tl_err *e) {
     const tl_gpt2_config *c = &m->cfg;
@@ -50,7 +60,7 @@ int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task
         else if (!(merges[r] = strdup(sp.p))) rc = tl_errf(e, "out of memory");
     uint32_t eot = (uint32_t)tl_bpe_eot(bpe);
     rc = rc || tl_gguf_put_str(w, "general.architecture", "gpt2", e) || tl_gguf_put_str(w, "general.name", name, e) ||
-         tl_gguf_put_u32(w, "general.file_type", type == TL_GGML_F16 ? 1 : 0, e) ||
+         tl_gguf_put_u32(w, "general.file_type", file_type(type), e) ||
          tl_gguf_put_u32(w, "general.alignment", 32, e) ||
          tl_gguf_put_u32(w, "gpt2.context_length", (uint32_t)c->n_ctx, e) ||
          tl_gguf_put_u32(w, "gpt2.embedding_length", (uint32_t)c->n_embd, e) ||
@@ -130,21 +140,12 @@ int tl_gguf_import_gpt2(const char *path, tl_gpt2 *m, tl_err *e) {
         uint64_t rows = !strcmp(t->name, "wte") ? (uint64_t)c.vocab : (uint64_t)t->shape[0];
         if (!s) rc = tl_errf(e, "%s: tensor '%s' is missing", path, gname);
         else if (s->n_dims != (uint32_t)t->ndim || s->ne[0] != cols || (t->ndim == 2 && s->ne[1] != rows) ||
-                 (s->type != TL_GGML_F32 && s->type != TL_GGML_F16))
-            rc = tl_errf(e, "%s: tensor '%s' has the wrong shape or a type other than F32/F16", path, gname);
-        else {
-            float *dst = m->params + t->offset;
-            const unsigned char *src = s->data;
-            for (uint64_t k = 0; k < rows * (t->ndim == 2 ? cols : 1); k++) {
-                if (s->type == TL_GGML_F32) {
-                    uint32_t u = (uint32_t)src[4 * k] | (uint32_t)src[4 * k + 1] << 8 | (uint32_t)src[4 * k + 2] << 16 |
-                                 (uint32_t)src[4 * k + 3] << 24;
-                    memcpy(&dst[k], &u, 4);
-                } else {
-                    dst[k] = tl_f16_to_f32((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
-                }
-            }
-        }
+                 !tl_ggml_type_name(s->type))
+            rc = tl_errf(e, "%s: tensor '%s' has the wrong shape or a type other than F32/F16/Q8_0/Q4_0", path, gname);
+        else
+            for (uint64_t r = 0; r < (t->ndim == 2 ? rows : 1); r++)
+                tl_dequant_row(s->type, (const unsigned char *)s->data + r * tl_ggml_row_bytes(s->type, cols), cols,
+                               m->params + t->offset + r * cols);
     }
     if (rc && m->params) tl_gpt2_free(m);
     tl_gguf_close(&g);

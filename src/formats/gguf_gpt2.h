@@ -25,10 +25,10 @@
 #include "tasks/task.h"
 #include "tokenizer/bpe.h"
 
-/* type: TL_GGML_F32 or TL_GGML_F16 for the matrices. task may be NULL. */
+/* type: the matrices' encoding (TL_GGML_F32, F16, Q8_0 or Q4_0; norms and biases stay F32). task may be NULL. */
 int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task, const char *name, uint32_t type,
                         const char *path, tl_err *e);
-/* Reads a gpt2-architecture GGUF (F32/F16 tensors) into m (not initialised yet); the vocabulary
+/* Reads a gpt2-architecture GGUF (F32/F16/Q8_0/Q4_0 tensors, dequantized) into m (not initialised yet); the vocabulary
  * is padded again to a multiple of 128 with zero rows. */
 int tl_gguf_import_gpt2(const char *path, tl_gpt2 *m, tl_err *e);
 
