@@ -51,28 +51,7 @@ T pretrain --train "$W/dt" --model 2x2x32 --seq-len 256 --batch-size 4 --steps 3
 
 if [ ! -d "$NM/node-llama-cpp" ] || [ ! -d "$NM/@huggingface/gguf" ]; then
   echo "note: node-llama-cpp / @huggingface/gguf not installed (scripts/install-deps; npm unreachable?): real-tool checks skipped"
-  # quantized files (tinyllm quantize): llama.cpp loads and runs them; its greedy text is compared
-# with tinyllm's on the decoded weights (reported, not required: llama.cpp also quantizes the
-# activations to 8 bits, so near-ties may go the other way)
-for q in q8_0 q4_0; do
-  "$TINYLLM" quantize "$W/m32.gguf" "$W/$q.gguf" --type $q > /dev/null 2> "$W/err" || { bad "quantize $q: $(cat "$W/err")"; continue; }
-  node "$W/parse.mjs" "$NM" "$W/$q.gguf" > "$W/parsed.json" 2> "$W/err" || bad "@huggingface/gguf cannot parse $q"
-  python3 - "$W/parsed.json" $q <<'PY' || bad "@huggingface/gguf sees other types in the $q file"
-import json, sys
-t = {n: d for n, s, d in json.load(open(sys.argv[1]))["tensors"]}
-want = {"q8_0": 8, "q4_0": 2}[sys.argv[2]]
-assert t["blk.0.attn_qkv.weight"] == want and t["token_embd.weight"] == want and t["blk.0.attn_norm.weight"] == 0, t
-PY
-  "$TINYLLM" import "$W/$q.gguf" -o "$W/$q.safetensors" > /dev/null 2>&1 || bad "import $q"
-  ids="$("$TINYLLM" tokenizer encode "$PROMPT")"
-  theirs=$(node "$W/gen.mjs" "$NM" "$W/$q.gguf" "50256 $ids" 2> "$W/err") || { bad "llama.cpp cannot run $q: $(grep -m3 -iE "error|fail" "$W/err")"; continue; }
-  [ "$(echo $theirs | wc -w)" = 12 ] || bad "llama.cpp generated '$theirs' from the $q file"
-  ours=$(T run -m "$W/$q.safetensors" -p "$PROMPT" -n 12 --temp 0 2> /dev/null)
-  text=$("$TINYLLM" tokenizer decode $theirs)
-  [ "$ours" = "$PROMPT$text" ] && echo "note: $q greedy text: llama.cpp and tinyllm agree" ||
-    echo "note: $q greedy text differs: tinyllm $(printf %q "$ours") llama.cpp $(printf %q "$PROMPT$text")"
-done
-exit $fail
+  exit $fail
 fi
 cat > "$W/parse.mjs" <<'JS'
 const { gguf } = await import(process.argv[2] + "/@huggingface/gguf/dist/index.mjs");

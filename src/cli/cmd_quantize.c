@@ -31,13 +31,12 @@ int tl_cmd_quantize(int argc, char **argv) {
     float **bufs = calloc(g.n_tensors + 1, sizeof *bufs);
     uint64_t in_bytes = 0, out_bytes = 0;
     int rc = bufs ? tl_gguf_writer_init(&w, &e) : tl_errf(&e, "out of memory");
-    static const uint32_t ftype[] = {[TL_GGML_F32] = 0, [TL_GGML_F16] = 1, [TL_GGML_Q4_0] = 2, [TL_GGML_Q8_0] = 7};
     for (uint64_t i = 0; i < g.n_kv && !rc; i++) {
         const tl_gguf_kv *kv = &g.kv[i];
         if (kv->key.n == 17 && !memcmp(kv->key.p, "general.file_type", 17)) continue;
         rc = tl_gguf_put_kv(w, kv, &e);
     }
-    rc = rc || tl_gguf_put_u32(w, "general.file_type", ftype[type], &e);
+    rc = rc || tl_gguf_put_u32(w, "general.file_type", tl_ggml_file_type((uint32_t)type), &e);
     for (uint64_t i = 0; i < g.n_tensors && !rc; i++) {
         const tl_gguf_tensor *t = &g.tensors[i];
         uint64_t count = 1, rows;

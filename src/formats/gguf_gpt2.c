@@ -27,16 +27,6 @@ static int gguf_name(const char *ours, char *out, size_t n) {
     return -1;
 }
 
-/* llama.cpp's general.file_type for a file whose matrices are `type` (its LLAMA_FTYPE_*). */
-static uint32_t file_type(uint32_t type) {
-    switch (type) {
-    case TL_GGML_F16: return 1;
-    case TL_GGML_Q4_0: return 2;
-    case TL_GGML_Q8_0: return 7;
-    default: return 0;
-    }
-}
-
 int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task, const char *name, uint32_t type,
                         const char *path, tl_err *e) {
     const tl_gpt2_config *c = &m->cfg;
@@ -60,7 +50,7 @@ int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task
         else if (!(merges[r] = strdup(sp.p))) rc = tl_errf(e, "out of memory");
     uint32_t eot = (uint32_t)tl_bpe_eot(bpe);
     rc = rc || tl_gguf_put_str(w, "general.architecture", "gpt2", e) || tl_gguf_put_str(w, "general.name", name, e) ||
-         tl_gguf_put_u32(w, "general.file_type", file_type(type), e) ||
+         tl_gguf_put_u32(w, "general.file_type", tl_ggml_file_type(type), e) ||
          tl_gguf_put_u32(w, "general.alignment", 32, e) ||
          tl_gguf_put_u32(w, "gpt2.context_length", (uint32_t)c->n_ctx, e) ||
          tl_gguf_put_u32(w, "gpt2.embedding_length", (uint32_t)c->n_embd, e) ||

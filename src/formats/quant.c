@@ -21,6 +21,15 @@ const char *tl_ggml_type_name(uint32_t type) {
     return NULL;
 }
 
+uint32_t tl_ggml_file_type(uint32_t type) {
+    switch (type) {
+    case TL_GGML_F16: return 1;
+    case TL_GGML_Q4_0: return 2;
+    case TL_GGML_Q8_0: return 7;
+    default: return 0;
+    }
+}
+
 uint64_t tl_ggml_row_bytes(uint32_t type, uint64_t n) {
     switch (type) {
     case TL_GGML_F32: return n * 4;

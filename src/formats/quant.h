@@ -25,6 +25,8 @@ uint64_t tl_ggml_row_bytes(uint32_t type, uint64_t n);
 /* "f32", "f16", "q8_0", "q4_0" <-> type; -1 for other names, NULL for other types. */
 int tl_ggml_type_parse(const char *name);
 const char *tl_ggml_type_name(uint32_t type);
+/* llama.cpp's general.file_type (LLAMA_FTYPE_*) for a file whose matrices are `type`. */
+uint32_t tl_ggml_file_type(uint32_t type);
 /* Encodes x[0..n) as `type` into out (tl_ggml_row_bytes(type, n) bytes). */
 void tl_quant_row(uint32_t type, const float *x, size_t n, void *out);
 /* Decodes a row of n weights of `type` (unaligned input is fine) into out. */

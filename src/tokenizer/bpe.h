@@ -46,9 +46,10 @@ int tl_bpe_token_spelled(const tl_bpe *t, int id, tl_buf *out, tl_err *e);
 /* Merge `rank` as merge files hold it ("left right", spelled), NUL-terminated in out. */
 int tl_bpe_merge_spelled(const tl_bpe *t, int rank, tl_buf *out, tl_err *e);
 
-/* 1 when a and b encode identically (same tokens in the same ids, same merges in the same order,
- * same digit grouping); else 0 and `why` (n bytes) says where they first differ. */
-int tl_bpe_same(const tl_bpe *a, const tl_bpe *b, char *why, size_t n);
+/* 1 when a and b have the same tokens in the same ids and the same merges in the same order (and,
+ * with check_digits, the same digit grouping); else 0 and `why` (n bytes) says where they first
+ * differ. Vocabulary files without tokenizer.cfg carry no digit grouping: compare those without. */
+int tl_bpe_same(const tl_bpe *a, const tl_bpe *b, int check_digits, char *why, size_t n);
 
 /* Number of token ids (50257 for GPT-2, including <|endoftext|>). */
 int tl_bpe_vocab_size(const tl_bpe *t);
