@@ -46,8 +46,8 @@ cases = {
     "offset_huge": (gguf(A, [tinfo(b"a", [4], 0, 1 << 62)]), "run past the end of the file"),
     "overlap": (gguf(A, [tinfo(b"a", [16], 0, 0), tinfo(b"b", [4], 0, 32)], data=b"\0" * 128), "overlap"),
     "dup_tensor": (gguf(A, [tinfo(b"a", [4], 0, 0), tinfo(b"a", [4], 0, 32)]), "tensor 'a' appears twice"),
-    "not_gpt2": (gguf([kv_str(b"general.architecture", b"llama")], T), "general.architecture is not 'gpt2'"),
-    "no_config": (gguf(A, T), "missing gpt2.context_length"),
+    "not_gpt2": (gguf([kv_str(b"general.architecture", b"llama")], T), "general.architecture is 'llama', and tinyllm runs only 'gpt2'"),
+    "no_config": (gguf(A, T), "key gpt2.context_length is missing"),
 }
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)

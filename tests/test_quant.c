@@ -10,7 +10,7 @@
 
 #include "base/rng.h"
 #include "check.h"
-#include "formats/quant.h"
+#include "quant/quant.h"
 
 enum { ROWS = 37, N = 256 };
 

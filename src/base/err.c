@@ -36,6 +36,18 @@ int tl_err_wrap(tl_err *e, const char *fmt, ...) {
     return -1;
 }
 
+const char *tl_err_quote(const char *s, size_t n, char buf[200]) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 48; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) k += (size_t)snprintf(buf + k, 5, "\\x%02x", c);
+        else buf[k++] = (char)c;
+    }
+    if (n > 48) memcpy(buf + k, "...", 3), k += 3;
+    buf[k] = 0;
+    return buf;
+}
+
 void *tl_calloc(size_t count, size_t size, tl_err *e) {
     if (size && count > SIZE_MAX / size) {
         tl_errf(e, "allocation of %zu x %zu bytes overflows", count, size);

@@ -7,15 +7,17 @@
 
 #include <stddef.h>
 
-typedef struct tl_err {
-    char msg[768];
-} tl_err;
+#include "tinyllm/err.h"
 
 /* Sets e->msg from a printf format (e may be NULL) and returns -1, so `return tl_errf(...)`. */
 int tl_errf(tl_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefixes an existing message with more context: "ctx: old message". Returns -1. */
 int tl_err_wrap(tl_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copies s[0..n) for an error message into buf: at most 48 bytes, control bytes as \xNN, so the
+ * message stays one line whatever a hostile file holds. Returns buf. */
+const char *tl_err_quote(const char *s, size_t n, char buf[200]);
 
 /* calloc that reports failure (and count*size overflow) through e instead of returning silently. */
 void *tl_calloc(size_t count, size_t size, tl_err *e);

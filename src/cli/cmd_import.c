@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "formats/gguf.h"
-#include "formats/gguf_gpt2.h"
+#include "formats/gguf_model.h"
 #include "formats/hf_gpt2.h"
 #include "formats/llmc.h"
 #include "train/checkpoint.h"

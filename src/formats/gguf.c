@@ -226,6 +226,19 @@ int tl_gguf_get_u32(const tl_gguf *g, const char *key, uint32_t *out) {
     return 0;
 }
 
+const tl_gguf_str *tl_gguf_get_str(const tl_gguf *g, const char *key) {
+    const tl_gguf_kv *kv = tl_gguf_find_kv(g, key);
+    return kv && kv->type == TL_GGUF_STRING ? &kv->strs[0] : NULL;
+}
+
+int tl_gguf_get_f32(const tl_gguf *g, const char *key, float *out) {
+    const tl_gguf_kv *kv = tl_gguf_find_kv(g, key);
+    if (!kv || kv->type != TL_GGUF_F32) return -1;
+    uint32_t u = (uint32_t)kv->data[0] | (uint32_t)kv->data[1] << 8 | (uint32_t)kv->data[2] << 16 | (uint32_t)kv->data[3] << 24;
+    memcpy(out, &u, 4);
+    return 0;
+}
+
 /* ---- writer ---- */
 
 typedef struct wkv {

@@ -23,7 +23,7 @@
 
 #include "base/err.h"
 #include "base/file.h"
-#include "formats/quant.h"
+#include "quant/quant.h"
 
 enum {
     TL_GGUF_U8, TL_GGUF_I8, TL_GGUF_U16, TL_GGUF_I16, TL_GGUF_U32, TL_GGUF_I32, TL_GGUF_F32, TL_GGUF_BOOL,
@@ -66,6 +66,10 @@ const tl_gguf_kv *tl_gguf_find_kv(const tl_gguf *g, const char *key);
 const tl_gguf_tensor *tl_gguf_find_tensor(const tl_gguf *g, const char *name);
 /* A scalar key as u32 (from any unsigned/signed integer type that fits): 0, or -1 if absent/other. */
 int tl_gguf_get_u32(const tl_gguf *g, const char *key, uint32_t *out);
+/* A scalar string key, or NULL if absent or of another type. */
+const tl_gguf_str *tl_gguf_get_str(const tl_gguf *g, const char *key);
+/* A scalar f32 key: 0, or -1 if absent or of another type. */
+int tl_gguf_get_f32(const tl_gguf *g, const char *key, float *out);
 
 /* ---- writer: collect key/values and tensors, then write them in one atomic pass ---- */
 typedef struct tl_gguf_writer tl_gguf_writer;

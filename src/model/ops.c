@@ -9,105 +9,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/vmath.h"
+
 #define LN_EPS 1e-5f
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
-typedef float v16 __attribute__((vector_size(64)));
-
-/* a[0..n) . b[0..n) in a fixed order: 16 lanes, then the lanes, then the tail. */
-float tl_dot(const float *a, const float *b, int n) {
-    v16 acc = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v16 x, y;
-        memcpy(&x, a + i, sizeof x);
-        memcpy(&y, b + i, sizeof y);
-        acc += x * y;
-    }
-    float s = 0;
-    for (int l = 0; l < 16; l++) s += acc[l];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-typedef int32_t vi16 __attribute__((vector_size(64)));
-
-/* exp of 16 floats: x = n ln2 + r, |r| <= ln2/2, exp(r) by its degree-6 Taylor polynomial
- * (relative error about 1e-7), 2^n built in the exponent bits. Inputs are clamped to
- * [-87, 88] (results stay normal floats; below -87 they are ~1e-38, not 0). */
-/* mask ? a : b lane by lane (C has no vector ?:). */
-static inline v16 vsel(vi16 mask, v16 a, v16 b) {
-    vi16 ia, ib;
-    memcpy(&ia, &a, sizeof ia);
-    memcpy(&ib, &b, sizeof ib);
-    ia = (ia & mask) | (ib & ~mask);
-    memcpy(&a, &ia, sizeof a);
-    return a;
-}
-
-static inline v16 vexp(v16 x) {
-    const v16 hi = (v16){0} + 88.0f, lo = (v16){0} - 87.0f, magic = (v16){0} + 12582912.0f; /* 1.5 * 2^23 */
-    x = vsel(x > hi, hi, x);
-    x = vsel(x < lo, lo, x);
-    v16 t = x * 1.44269504f + magic; /* round to nearest: n sits in the low mantissa bits */
-    v16 n = t - magic;
-    v16 r = x - n * 0.693145752f - n * 1.42860677e-6f;
-    v16 p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    vi16 bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) << 23;
-    v16 scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* Sum of exp(x[i] - sub) for i < n in a fixed order (16 lanes, then the lanes, then the tail);
- * with y non-NULL also stores y[i] = exp(x[i] - sub) * mul (y may be x). */
-static float exp_shift(float *y, const float *x, float sub, float mul, int n) {
-    v16 acc = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v16 v;
-        memcpy(&v, x + i, sizeof v);
-        v = vexp(v - sub);
-        acc += v;
-        if (y) {
-            v *= mul;
-            memcpy(y + i, &v, sizeof v);
-        }
-    }
-    float s = 0;
-    for (int l = 0; l < 16; l++) s += acc[l];
-    for (; i < n; i++) {
-        float v = expf(x[i] - sub);
-        s += v;
-        if (y) y[i] = v * mul;
-    }
-    return s;
-}
-
-/* max of x[0..n) */
-static float vmax(const float *x, int n) {
-    v16 m = (v16){0} - INFINITY;
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v16 v;
-        memcpy(&v, x + i, sizeof v);
-        m = vsel(v > m, v, m);
-    }
-    float r = -INFINITY;
-    for (int l = 0; l < 16; l++) r = m[l] > r ? m[l] : r;
-    for (; i < n; i++) r = x[i] > r ? x[i] : r;
-    return r;
-}
-
-/* tanh for 16 floats through exp: 1 - 2 / (exp(2u) + 1). */
-static inline v16 vtanh(v16 u) { return 1.0f - 2.0f / (vexp(2.0f * u) + 1.0f); }
-
-/* y[0..n) += a * x[0..n) */
-void tl_axpy(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
 
 /* out[BT, C] = wte[inp[bt]] + wpe[t] */
 void tl_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int C) {
@@ -246,19 +151,7 @@ void tl_attention_backward(float *dqkv, float *scratch, const float *dout, const
 /* out[N] = gelu(inp[N]), tanh approximation. */
 void tl_gelu_forward(float *out, const float *inp, long N) {
 #pragma omp parallel for schedule(static)
-    for (long i0 = 0; i0 < N; i0 += 1024) {
-        long end = i0 + 1024 < N ? i0 + 1024 : N, i = i0;
-        for (; i + 16 <= end; i += 16) {
-            v16 x;
-            memcpy(&x, inp + i, sizeof x);
-            v16 y = 0.5f * x * (1.0f + vtanh(GELU_K * (x + 0.044715f * x * x * x)));
-            memcpy(out + i, &y, sizeof y);
-        }
-        for (; i < end; i++) {
-            float x = inp[i];
-            out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
-        }
-    }
+    for (long i0 = 0; i0 < N; i0 += 1024) tl_gelu(out + i0, inp + i0, i0 + 1024 < N ? 1024 : (int)(N - i0));
 }
 
 void tl_gelu_backward(float *dinp, const float *inp, const float *dout, long N) {
@@ -269,7 +162,7 @@ void tl_gelu_backward(float *dinp, const float *inp, const float *dout, long N) 
             v16 x, d;
             memcpy(&x, inp + i, sizeof x);
             memcpy(&d, dout + i, sizeof d);
-            v16 th = vtanh(GELU_K * (x + 0.044715f * x * x * x));
+            v16 th = tl_vtanh(GELU_K * (x + 0.044715f * x * x * x));
             v16 g = d * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x));
             memcpy(dinp + i, &g, sizeof g);
         }
@@ -294,8 +187,8 @@ int tl_crossentropy_forward(float *losses, float *lse, const float *logits, cons
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < BT; i++) {
         const float *l = logits + (long)i * Vp;
-        float mx = vmax(l, V);
-        lse[i] = mx + logf(exp_shift(NULL, l, mx, 1.0f, V));
+        float mx = tl_vmax(l, V);
+        lse[i] = mx + logf(tl_exp_shift(NULL, l, mx, 1.0f, V));
         losses[i] = targets[i] >= 0 ? lse[i] - l[targets[i]] : 0.0f;
     }
     for (int i = 0; i < BT; i++)
@@ -318,7 +211,7 @@ void tl_crossentropy_backward(float *logits, const float *lse, const int32_t *ta
             memset(l, 0, sizeof(float) * (size_t)Vp);
             continue;
         }
-        exp_shift(l, l, lse[i], dscale, V);
+        tl_exp_shift(l, l, lse[i], dscale, V);
         l[targets[i]] -= dscale;
         for (int v = V; v < Vp; v++) l[v] = 0;
     }

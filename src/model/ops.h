@@ -6,10 +6,7 @@
 
 #include <stdint.h>
 
-/* a . b over n floats, in a fixed order (16 lanes, then the lanes, then the tail). */
-float tl_dot(const float *a, const float *b, int n);
-/* y += a * x over n floats. */
-void tl_axpy(float *y, float a, const float *x, int n);
+#include "base/vmath.h"
 
 /* out[B,T,C] = wte[inp] + wpe[t] */
 void tl_encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int C);

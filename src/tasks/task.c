@@ -49,7 +49,7 @@ static int parse_labels(tl_task *t, const char *v, const char *where, tl_err *e)
     return 0;
 }
 
-static int parse_numbers(tl_task *t, const char *v, const char *where, tl_err *e) {
+int tl_task_parse_numbers(tl_task *t, const char *v, const char *where, tl_err *e) {
     char *end;
     if (!strcmp(v, "keep")) t->numbers = TL_NUM_KEEP;
     else if (!strncmp(v, "round:", 6)) {
@@ -103,7 +103,7 @@ int tl_task_load(tl_task *t, const char *path, tl_err *e) {
         else if (KEY("input_column")) slot = &t->input_col;
         else if (KEY("output_column")) slot = &t->output_col;
         else if (KEY("labels")) rc = parse_labels(t, val, where, e);
-        else if (KEY("numbers")) rc = parse_numbers(t, val, where, e);
+        else if (KEY("numbers")) rc = tl_task_parse_numbers(t, val, where, e);
         else if (KEY("kind")) {
             if (!strcmp(val, "regression")) regression = 1;
             else if (strcmp(val, "classification")) rc = tl_errf(e, "%s: kind must be classification or regression", where);

@@ -37,6 +37,8 @@ typedef struct tl_task {
 /* Loads and checks a spec; errors name path:line. */
 int tl_task_load(tl_task *t, const char *path, tl_err *e);
 void tl_task_free(tl_task *t);
+/* Sets the number rendering from its spec spelling (keep | round:N | scale:K); errors name `where`. */
+int tl_task_parse_numbers(tl_task *t, const char *v, const char *where, tl_err *e);
 /* Index of `s` (trimmed) in the label set, or -1. */
 int tl_task_label(const tl_task *t, const char *s, size_t n);
 /* Appends the prompt (everything up to and including "### Response:\n"); the input's numbers are

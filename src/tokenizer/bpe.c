@@ -1,4 +1,6 @@
-/* Byte-level BPE: loading GPT-2's files, GPT-2 pre-tokenization, heap-ordered merges, decoding.
+/* Byte-level BPE: building a tokenizer from its tokens and merges, GPT-2 pre-tokenization,
+ * heap-ordered merges, decoding. libc only (the edge runtime builds one from a GGUF file); the
+ * loaders of GPT-2's vocabulary files are in bpe_files.c.
  *
  * Tokens are byte strings; a hash table maps bytes -> id. A merged token's rank is the index of
  * the vocab.bpe line that creates it (for GPT-2, rank = id - 256). Encoding a piece follows
@@ -7,15 +9,11 @@
  * until no pair concatenates to a ranked token. A min-heap keeps this O(n log n) per piece. */
 #include "tokenizer/bpe.h"
 
-#include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/file.h"
-#include "base/paths.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/unicode.h"
 
@@ -40,6 +38,11 @@ struct tl_bpe {
     tl_pretok pre;       /* GPT-2's pre-tokenizer, digits split for trained vocabularies */
     char name[64];       /* "gpt2", or a trained tokenizer's name */
     int eot;
+    /* while building (tl_bpe_begin .. tl_bpe_merges_done) */
+    size_t blob_cap, blob_used;
+    int16_t byte_of[324];  /* GPT-2's alphabet: code point -> byte */
+    unsigned char *scratch; /* a merge's bytes */
+    size_t scratch_cap;
 };
 
 /* Word-at-a-time multiplicative hash (internal only, so byte order does not matter). The tail is
@@ -90,20 +93,6 @@ static void insert(tl_bpe *t, int id) {
     if (t->len[id] > t->max_len) t->max_len = t->len[id];
 }
 
-/* Copies s[0..n) for an error message: at most 48 bytes, control bytes as \xNN, so the message
- * stays one line whatever a hostile file holds. */
-static const char *quote(const char *s, size_t n, char buf[200]) {
-    size_t k = 0;
-    for (size_t i = 0; i < n && i < 48; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) k += (size_t)snprintf(buf + k, 5, "\\x%02x", c);
-        else buf[k++] = (char)c;
-    }
-    if (n > 48) memcpy(buf + k, "...", 3), k += 3;
-    buf[k] = 0;
-    return buf;
-}
-
 /* GPT-2 spells bytes as printable code points: 33..126, 161..172, 174..255 as themselves, the
  * other 68 bytes as 256, 257, ... in byte order. byte_of[cp] inverts it (-1: not in the alphabet). */
 static void gpt2_alphabet(int16_t byte_of[324]) {
@@ -135,31 +124,21 @@ void tl_bpe_free(tl_bpe *t) {
     free(t->rank);
     free(t->merges);
     free(t->table);
+    free(t->scratch);
     free(t);
 }
 
-static int load_encoder(tl_bpe *t, const char *path, const int16_t byte_of[324], tl_err *e) {
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        if (!tl_file_exists(path)) return tl_errf(e, "%s: missing; run scripts/install-deps to fetch GPT-2's tokenizer files", path);
-        return tl_errf(e, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
-    }
-    int rc = 0;
-    size_t n = json_object_size(root), total = 0;
-    const char *k;
-    json_t *v;
-    if (!json_is_object(root) || n < 256 || n > (1u << 24)) {
-        rc = tl_errf(e, "%s: expected an object of 256..16M token -> id entries", path);
-        goto out;
-    }
-    json_object_foreach(root, k, v) total += strlen(k);
-    if (total >= UINT32_MAX) {
-        rc = tl_errf(e, "%s: %zu bytes of token text is more than 4 GB", path, total);
-        goto out;
-    }
-    t->n = (int)n;
-    t->blob = tl_calloc(total + 1, 1, e);
+/* ---------------------------------------------------------------- building */
+
+int tl_bpe_begin(tl_bpe **out, int n_tokens, size_t spelled_bytes, tl_err *e) {
+    *out = NULL;
+    if (n_tokens < 256 || n_tokens > (1 << 24)) return tl_errf(e, "a vocabulary of %d tokens (must be 256..16M)", n_tokens);
+    if (spelled_bytes >= UINT32_MAX) return tl_errf(e, "%zu bytes of token text is more than 4 GB", spelled_bytes);
+    tl_bpe *t = tl_calloc(1, sizeof *t, e);
+    if (!t) return -1;
+    size_t n = (size_t)n_tokens;
+    t->n = n_tokens;
+    t->blob = tl_calloc(spelled_bytes + 1, 1, e);
     t->off = tl_calloc(n, sizeof *t->off, e);
     t->len = tl_calloc(n, sizeof *t->len, e);
     t->rank = tl_calloc(n, sizeof *t->rank, e);
@@ -169,200 +148,100 @@ static int load_encoder(tl_bpe *t, const char *path, const int16_t byte_of[324],
     t->table = tl_calloc(cap, sizeof *t->table, e);
     t->mask = cap - 1;
     if (!t->blob || !t->off || !t->len || !t->rank || !t->merges || !t->table) {
-        rc = -1;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) t->len[i] = UINT32_MAX; /* marks ids not yet seen */
-    size_t used = 0;
-    char q[200];
-    json_object_foreach(root, k, v) {
-        size_t kl = strlen(k);
-        if (!json_is_integer(v)) {
-            rc = tl_errf(e, "%s: token '%s' has an id that is not an integer", path, quote(k, kl, q));
-            goto out;
-        }
-        json_int_t id = json_integer_value(v);
-        if (id < 0 || id >= (json_int_t)n) {
-            rc = tl_errf(e, "%s: token '%s' has id %lld outside 0..%zu", path, quote(k, kl, q), (long long)id, n - 1);
-            goto out;
-        }
-        if (t->len[id] != UINT32_MAX) {
-            rc = tl_errf(e, "%s: id %lld is used twice (token '%s')", path, (long long)id, quote(k, kl, q));
-            goto out;
-        }
-        long bl = unspell(k, kl, byte_of, t->blob + used);
-        if (bl <= 0) {
-            rc = tl_errf(e, "%s: token '%s' (id %lld) is empty or not in GPT-2's byte alphabet", path, quote(k, kl, q),
-                         (long long)id);
-            goto out;
-        }
-        if (lookup(t, t->blob + used, (size_t)bl) >= 0) {
-            rc = tl_errf(e, "%s: token '%s' (id %lld) repeats another token's bytes", path, quote(k, kl, q), (long long)id);
-            goto out;
-        }
-        t->off[id] = (uint32_t)used;
-        t->len[id] = (uint32_t)bl;
-        t->rank[id] = NO_RANK;
-        used += (size_t)bl;
-        insert(t, (int)id);
-    }
-    for (int b = 0; b < 256; b++) {
-        unsigned char c = (unsigned char)b;
-        if ((t->byte_id[b] = lookup(t, &c, 1)) < 0) {
-            rc = tl_errf(e, "%s: no token for byte 0x%02x (a byte-level vocabulary needs all 256)", path, b);
-            goto out;
-        }
-    }
-    t->eot = lookup(t, (const unsigned char *)"<|endoftext|>", 13);
-    if (t->eot < 0) rc = tl_errf(e, "%s: no <|endoftext|> token", path);
-out:
-    json_decref(root);
-    return rc;
-}
-
-static int load_merges(tl_bpe *t, const char *path, const int16_t byte_of[324], tl_err *e) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        if (errno == ENOENT) return tl_errf(e, "%s: missing; run scripts/install-deps to fetch GPT-2's tokenizer files", path);
-        return tl_errf(e, "%s: cannot open: %s", path, strerror(errno));
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long lineno = 0, rank = 0;
-    int rc = 0;
-    unsigned char *buf = NULL;
-    size_t bufcap = 0;
-    char q[200];
-    while ((n = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-        if (n == 0 || (lineno == 1 && !strncmp(line, "#version", 8))) continue;
-        char *sp = memchr(line, ' ', (size_t)n);
-        if (!sp || sp == line || sp == line + n - 1 || memchr(sp + 1, ' ', (size_t)(line + n - sp - 1))) {
-            rc = tl_errf(e, "%s:%ld: merge '%s' is not two tokens separated by one space", path, lineno,
-                         quote(line, (size_t)n, q));
-            break;
-        }
-        if (bufcap < (size_t)n) {
-            free(buf);
-            if (!(buf = malloc(bufcap = (size_t)n))) {
-                rc = tl_errf(e, "%s: out of memory", path);
-                break;
-            }
-        }
-        long a = unspell(line, (size_t)(sp - line), byte_of, buf);
-        long b = a < 0 ? -1 : unspell(sp + 1, (size_t)(line + n - sp - 1), byte_of, buf + a);
-        int parts = b >= 0 && lookup(t, buf, (size_t)a) >= 0 && lookup(t, buf + a, (size_t)b) >= 0;
-        int id = parts ? lookup(t, buf, (size_t)(a + b)) : -1;
-        const char *why = b < 0                   ? "has a part outside GPT-2's byte alphabet"
-                          : !parts                ? "has a part that is not a token of the vocabulary"
-                          : id < 0                ? "makes a token that is not in the vocabulary"
-                          : t->rank[id] != NO_RANK ? "repeats an earlier merge's result"
-                                                   : NULL;
-        if (why) {
-            rc = tl_errf(e, "%s:%ld: merge '%s' %s", path, lineno, quote(line, (size_t)n, q), why);
-            break;
-        }
-        if (rank == t->n) { /* more merges than tokens: each must make a distinct token anyway */
-            rc = tl_errf(e, "%s:%ld: more merges than tokens", path, lineno);
-            break;
-        }
-        t->merges[rank][0] = lookup(t, buf, (size_t)a);
-        t->merges[rank][1] = lookup(t, buf + a, (size_t)b);
-        t->rank[id] = (int32_t)rank++;
-        t->n_merges = (int)rank;
-    }
-    if (!rc && ferror(f)) rc = tl_errf(e, "%s: read error: %s", path, strerror(errno));
-    /* every multi-byte token but specials (<|...|>) must come from a merge: catches a file cut at a
-     * line boundary, and a vocabulary that does not belong to these merges */
-    for (int id = 0; id < t->n && !rc; id++) {
-        const char *tok = (const char *)t->blob + t->off[id];
-        size_t len = t->len[id];
-        int special = len >= 4 && !memcmp(tok, "<|", 2) && !memcmp(tok + len - 2, "|>", 2);
-        if (len > 1 && t->rank[id] == NO_RANK && !special)
-            rc = tl_errf(e, "%s: %ld merges, but no merge makes token id %d ('%s'): truncated file?", path, rank, id,
-                         quote(tok, len, q));
-    }
-    free(buf);
-    free(line);
-    fclose(f);
-    return rc;
-}
-
-int tl_bpe_load_gpt2(tl_bpe **out, const char *encoder_json, const char *vocab_bpe, tl_err *e) {
-    *out = NULL;
-    tl_bpe *t = tl_calloc(1, sizeof *t, e);
-    if (!t) return -1;
-    int16_t byte_of[324];
-    gpt2_alphabet(byte_of);
-    tl_pretok_init(&t->pre, 0);
-    snprintf(t->name, sizeof t->name, "gpt2");
-    if (load_encoder(t, encoder_json, byte_of, e) || load_merges(t, vocab_bpe, byte_of, e)) {
         tl_bpe_free(t);
         return -1;
     }
+    for (size_t i = 0; i < n; i++) t->len[i] = UINT32_MAX; /* marks ids not yet given */
+    t->blob_cap = spelled_bytes;
+    gpt2_alphabet(t->byte_of);
+    tl_pretok_init(&t->pre, 0);
+    snprintf(t->name, sizeof t->name, "gpt2");
     *out = t;
     return 0;
 }
 
-int tl_bpe_load_gpt2_default(tl_bpe **out, tl_err *e) {
-    char enc[4096], merges[4096];
-    if (tl_data_path(enc, sizeof enc, "gpt2/encoder.json") || tl_data_path(merges, sizeof merges, "gpt2/vocab.bpe"))
-        return tl_errf(e, "data directory path too long");
-    return tl_bpe_load_gpt2(out, enc, merges, e);
+int tl_bpe_add_token(tl_bpe *t, long long id, const char *s, size_t n, const char *where, tl_err *e) {
+    char q[200];
+    if (id < 0 || id >= t->n) return tl_errf(e, "%s: token '%s' has id %lld outside 0..%d", where, tl_err_quote(s, n, q), id, t->n - 1);
+    if (t->len[id] != UINT32_MAX) return tl_errf(e, "%s: id %lld is used twice (token '%s')", where, id, tl_err_quote(s, n, q));
+    if (n > t->blob_cap - t->blob_used) return tl_errf(e, "%s: more token text than announced", where);
+    long bl = unspell(s, n, t->byte_of, t->blob + t->blob_used);
+    if (bl <= 0)
+        return tl_errf(e, "%s: token '%s' (id %lld) is empty or not in GPT-2's byte alphabet", where, tl_err_quote(s, n, q), id);
+    if (lookup(t, t->blob + t->blob_used, (size_t)bl) >= 0)
+        return tl_errf(e, "%s: token '%s' (id %lld) repeats another token's bytes", where, tl_err_quote(s, n, q), id);
+    t->off[id] = (uint32_t)t->blob_used;
+    t->len[id] = (uint32_t)bl;
+    t->rank[id] = NO_RANK;
+    t->blob_used += (size_t)bl;
+    insert(t, (int)id);
+    return 0;
 }
 
-/* tokenizer.cfg of a trained tokenizer: `key = value` lines (format, version, name, digits). */
-static int load_cfg(tl_bpe *t, const char *path, tl_err *e) {
-    FILE *f = fopen(path, "r");
-    if (!f) return tl_errf(e, "%s: cannot open: %s (a trained tokenizer folder holds tokenizer.cfg, encoder.json, vocab.bpe)",
-                           path, strerror(errno));
-    char line[256];
-    int lineno = 0, rc = 0, have_format = 0;
-    while (!rc && fgets(line, sizeof line, f)) {
-        lineno++;
-        char key[64], val[128];
-        if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0) continue;
-        if (sscanf(line, " %63[a-z_] = %127[^\r\n]", key, val) != 2) rc = tl_errf(e, "%s:%d: expected 'key = value'", path, lineno);
-        else if (!strcmp(key, "format")) {
-            have_format = !strcmp(val, "tinyllm.bpe");
-            if (!have_format) rc = tl_errf(e, "%s:%d: format '%s' is not tinyllm.bpe", path, lineno, val);
-        } else if (!strcmp(key, "version")) {
-            if (strcmp(val, "1")) rc = tl_errf(e, "%s:%d: version %s is not supported (this build reads 1)", path, lineno, val);
-        } else if (!strcmp(key, "name")) {
-            if (strlen(val) >= sizeof t->name || strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(val))
-                rc = tl_errf(e, "%s:%d: name must be up to 63 of [a-z0-9-_.]", path, lineno);
-            else snprintf(t->name, sizeof t->name, "%s", val);
-        } else if (!strcmp(key, "digits")) {
-            char *end;
-            long d = strtol(val, &end, 10);
-            if (*end || d < 0 || d > 64) rc = tl_errf(e, "%s:%d: digits must be 0..64, not '%s'", path, lineno, val);
-            else t->pre.digits = (int)d;
-        } else if (strcmp(key, "pretokenizer") && strcmp(key, "vocab_size") && strcmp(key, "eot")) {
-            rc = tl_errf(e, "%s:%d: unknown key '%s'", path, lineno, key);
-        }
+int tl_bpe_tokens_done(tl_bpe *t, const char *where, tl_err *e) {
+    for (int id = 0; id < t->n; id++)
+        if (t->len[id] == UINT32_MAX) return tl_errf(e, "%s: no token has id %d", where, id);
+    for (int b = 0; b < 256; b++) {
+        unsigned char c = (unsigned char)b;
+        if ((t->byte_id[b] = lookup(t, &c, 1)) < 0)
+            return tl_errf(e, "%s: no token for byte 0x%02x (a byte-level vocabulary needs all 256)", where, b);
     }
-    fclose(f);
-    if (!rc && !have_format) rc = tl_errf(e, "%s: no 'format = tinyllm.bpe' line", path);
-    return rc;
+    t->eot = lookup(t, (const unsigned char *)"<|endoftext|>", 13);
+    return t->eot < 0 ? tl_errf(e, "%s: no <|endoftext|> token", where) : 0;
 }
 
-int tl_bpe_load(tl_bpe **out, const char *spec, tl_err *e) {
-    if (!spec || !strcmp(spec, "gpt2")) return tl_bpe_load_gpt2_default(out, e);
-    char cfg[4200], enc[4200], merges[4200];
-    snprintf(cfg, sizeof cfg, "%s/tokenizer.cfg", spec);
-    snprintf(enc, sizeof enc, "%s/encoder.json", spec);
-    snprintf(merges, sizeof merges, "%s/vocab.bpe", spec);
-    if (!tl_file_exists(cfg))
-        return tl_errf(e, "%s: not a tokenizer folder (no tokenizer.cfg): give 'gpt2' or a folder from 'tinyllm tokenizer train'", spec);
-    if (tl_bpe_load_gpt2(out, enc, merges, e)) return -1;
-    snprintf((*out)->name, sizeof (*out)->name, "trained");
-    if (load_cfg(*out, cfg, e)) {
-        tl_bpe_free(*out);
-        *out = NULL;
-        return -1;
+int tl_bpe_add_merge(tl_bpe *t, const char *s, size_t n, const char *where, tl_err *e) {
+    char q[200];
+    const char *sp = memchr(s, ' ', n);
+    if (!sp || sp == s || sp == s + n - 1 || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1)))
+        return tl_errf(e, "%s: merge '%s' is not two tokens separated by one space", where, tl_err_quote(s, n, q));
+    if (t->scratch_cap < n) {
+        unsigned char *p = realloc(t->scratch, n);
+        if (!p) return tl_errf(e, "%s: out of memory", where);
+        t->scratch = p;
+        t->scratch_cap = n;
     }
+    unsigned char *buf = t->scratch;
+    long a = unspell(s, (size_t)(sp - s), t->byte_of, buf);
+    long b = a < 0 ? -1 : unspell(sp + 1, (size_t)(s + n - sp - 1), t->byte_of, buf + a);
+    int l = b >= 0 ? lookup(t, buf, (size_t)a) : -1, r = b >= 0 ? lookup(t, buf + a, (size_t)b) : -1;
+    int id = l >= 0 && r >= 0 ? lookup(t, buf, (size_t)(a + b)) : -1;
+    const char *why = b < 0                    ? "has a part outside GPT-2's byte alphabet"
+                      : l < 0 || r < 0         ? "has a part that is not a token of the vocabulary"
+                      : id < 0                 ? "makes a token that is not in the vocabulary"
+                      : t->rank[id] != NO_RANK ? "repeats an earlier merge's result"
+                                               : NULL;
+    if (why) return tl_errf(e, "%s: merge '%s' %s", where, tl_err_quote(s, n, q), why);
+    if (t->n_merges == t->n) return tl_errf(e, "%s: more merges than tokens", where); /* each makes a distinct token */
+    t->merges[t->n_merges][0] = l;
+    t->merges[t->n_merges][1] = r;
+    t->rank[id] = (int32_t)t->n_merges++;
+    return 0;
+}
+
+int tl_bpe_merges_done(tl_bpe *t, const char *where, tl_err *e) {
+    free(t->scratch);
+    t->scratch = NULL;
+    t->scratch_cap = 0;
+    /* every multi-byte token but specials (<|...|>) must come from a merge: catches merges cut at
+     * an entry boundary, and a vocabulary that does not belong to these merges */
+    for (int id = 0; id < t->n; id++) {
+        const char *tok = (const char *)t->blob + t->off[id];
+        size_t len = t->len[id];
+        char q[200];
+        int special = len >= 4 && !memcmp(tok, "<|", 2) && !memcmp(tok + len - 2, "|>", 2);
+        if (len > 1 && t->rank[id] == NO_RANK && !special)
+            return tl_errf(e, "%s: %d merges, but no merge makes token id %d ('%s'): truncated file?", where, t->n_merges, id,
+                           tl_err_quote(tok, len, q));
+    }
+    return 0;
+}
+
+int tl_bpe_set_pretok(tl_bpe *t, const char *name, int digits, tl_err *e) {
+    if (strlen(name) >= sizeof t->name || !name[0]) return tl_errf(e, "tokenizer name '%.64s' is empty or too long", name);
+    if (digits < 0 || digits > 64) return tl_errf(e, "digit groups of %d (must be 0..64)", digits);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->pre.digits = digits;
     return 0;
 }
 

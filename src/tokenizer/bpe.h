@@ -1,9 +1,11 @@
 /* Byte-level BPE tokenizer (GPT-2's): byte -> unicode mapping, GPT-2 pre-tokenization, rank-ordered
  * merges. Token ids are byte-identical to tiktoken's `gpt2` encoding.
  *
- * A tl_bpe is immutable once loaded: encode/decode may run concurrently from many threads.
- * Loaders: GPT-2's encoder.json + vocab.bpe, and a trained tokenizer's folder (train.h): the same
- * two files plus tokenizer.cfg, whose pre-tokenizer splits digit runs. */
+ * A tl_bpe is immutable once built: encode/decode may run concurrently from many threads.
+ * It is built from its tokens and merges (bpe.c, libc only: the edge runtime builds one from a
+ * GGUF file's tokenizer.ggml.* arrays); the loaders of files (bpe_files.c, jansson) read GPT-2's
+ * encoder.json + vocab.bpe, and a trained tokenizer's folder (train.h): the same two files plus
+ * tokenizer.cfg, whose pre-tokenizer splits digit runs. */
 #ifndef TL_TOKENIZER_BPE_H
 #define TL_TOKENIZER_BPE_H
 
@@ -14,6 +16,22 @@
 #include "base/vec.h"
 
 typedef struct tl_bpe tl_bpe;
+
+/* Building, in this order: begin (n_tokens ids; spelled_bytes bounds the tokens' spelled text),
+ * add_token for every id, tokens_done, add_merge for every merge in rank order, merges_done.
+ * Tokens are spelled in GPT-2's byte-to-unicode alphabet, as vocabulary files hold them (specials
+ * like <|endoftext|> spell as themselves); a merge is "left right", both parts spelled. Each step
+ * checks its input as hostile and names `where` (a file, file:line, or a GGUF key) in its error:
+ * ids in range and used once, tokens non-empty, in the alphabet and distinct, all 256 bytes and
+ * <|endoftext|> present, merge parts and results tokens, no result made twice, and (merges_done)
+ * every multi-byte token but specials made by a merge. On any error the caller frees the tl_bpe. */
+int tl_bpe_begin(tl_bpe **out, int n_tokens, size_t spelled_bytes, tl_err *e);
+int tl_bpe_add_token(tl_bpe *t, long long id, const char *spelled, size_t n, const char *where, tl_err *e);
+int tl_bpe_tokens_done(tl_bpe *t, const char *where, tl_err *e);
+int tl_bpe_add_merge(tl_bpe *t, const char *spelled, size_t n, const char *where, tl_err *e);
+int tl_bpe_merges_done(tl_bpe *t, const char *where, tl_err *e);
+/* Names the tokenizer ("gpt2" by default) and sets its digit grouping (0: GPT-2's; 1..64). */
+int tl_bpe_set_pretok(tl_bpe *t, const char *name, int digits, tl_err *e);
 
 /* Loads GPT-2's encoder.json (token string -> id, in GPT-2's byte-to-unicode alphabet) and
  * vocab.bpe ("#version" line + one "a b" merge per line). Hostile input: every malformed entry is

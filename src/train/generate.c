@@ -1,8 +1,8 @@
-/* Text generation from the fp32 training model (contract in generate.h). */
+/* Samples from the fp32 training model (contract in generate.h). */
 #include "train/generate.h"
 
-int tl_generate(const tl_gpt2 *m, tl_sampler *s, const int32_t *prompt, int n_prompt, int n_new, int stop_token,
-                tl_ivec *out, tl_token_cb cb, void *ctx, tl_err *e) {
+int tl_gpt2_sample(const tl_gpt2 *m, tl_sampler *s, const int32_t *prompt, int n_prompt, int n_new, int stop_token,
+                   tl_ivec *out, tl_err *e) {
     if (n_prompt < 1) return tl_errf(e, "generate: empty prompt");
     if (n_prompt > m->cfg.n_ctx) return tl_errf(e, "prompt of %d tokens exceeds the context of %d", n_prompt, m->cfg.n_ctx);
     for (int i = 0; i < n_prompt; i++)
@@ -15,8 +15,7 @@ int tl_generate(const tl_gpt2 *m, tl_sampler *s, const int32_t *prompt, int n_pr
     for (int i = 0; i < n_new; i++) {
         int32_t t = tl_sampler_sample(s, logits);
         if (t == stop_token) break;
-        if (out && (rc = tl_ivec_push(out, t, e))) break;
-        if (cb && cb(ctx, t)) break;
+        if ((rc = tl_ivec_push(out, t, e))) break;
         if (kv.pos >= kv.n_ctx) break;
         logits = tl_gpt2_decode(m, &kv, t);
     }

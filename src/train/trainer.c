@@ -119,7 +119,7 @@ static int sample(trainer *t, tl_err *e) {
     tl_ivec ids = {0};
     tl_buf text = {0};
     int n = o->sample_tokens < t->m.cfg.n_ctx - 1 ? o->sample_tokens : t->m.cfg.n_ctx - 1;
-    int rc = tl_generate(&t->m, &s, &start, 1, n, start, &ids, NULL, NULL, e);
+    int rc = tl_gpt2_sample(&t->m, &s, &start, 1, n, start, &ids, e);
     if (!rc) rc = tl_bpe_decode(o->bpe, ids.v, ids.n, &text, e);
     if (!rc) {
         json_t *j = json_stringn(text.p ? text.p : "", text.n);

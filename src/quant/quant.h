@@ -11,8 +11,8 @@
  *                                              nibble = min(15, trunc(x / d + 8.5))
  *   (x / d is computed as x * (1 / d) in f32, as llama.cpp's reference quantizer does.)
  * A row of n weights (n a multiple of 32) is n / 32 blocks. F32 and F16 rows are little-endian. */
-#ifndef TL_FORMATS_QUANT_H
-#define TL_FORMATS_QUANT_H
+#ifndef TL_QUANT_QUANT_H
+#define TL_QUANT_QUANT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* ggml row encodings: F32, F16, Q8_0, Q4_0 (layouts in quant.h). */
-#include "formats/quant.h"
+#include "quant/quant.h"
 
 #include <math.h>
 #include <string.h>

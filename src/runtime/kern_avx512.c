@@ -1,0 +1,146 @@
+/* AVX-512 (F, BW, VL, VNNI) kernels (contract in kernels.h). Compiled with those instructions
+ * enabled; used only after tl_kernels_best has checked the CPU.
+ *
+ * Tiles of 4 weight rows x TT tokens (TT = 1 for decode, 2 or 4 for prefill): each weight vector
+ * is loaded once per tile and used for TT tokens. Integer types step over 2 blocks (64 weights) a
+ * time: |w| (unsigned) times x with w's sign (signed) through vpdpbusd, exact in int32; the 16
+ * lanes (8 per block) are scaled by d_w * d_x of their block, the scales of 16 blocks converted at
+ * once and spread to the lanes by a permute. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include "quant/quant.h"
+#include "runtime/kernels.h"
+
+#define R 4 /* weight rows per tile */
+
+/* rows r..r+R-1 of w, the ones past r1 repeating the last (computed, never stored) */
+static inline void tile_rows(const tl_wmat *w, int r, int r1, const unsigned char *rows[R], const uint16_t *d[R]) {
+    int nb = w->cols / TL_QK;
+    for (int i = 0; i < R; i++) {
+        int rr = r + i < r1 ? r + i : r1 - 1;
+        rows[i] = (const unsigned char *)w->data + (size_t)rr * w->row_bytes;
+        if (d) d[i] = w->d + (size_t)rr * (size_t)nb;
+    }
+}
+
+static inline void store(float acc[R][4], int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
+    for (int i = 0; i < R && r + i < r1; i++)
+        for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
+}
+
+/* 64 weights of 2 blocks as signed bytes in block order: Q8_0 as stored; Q4_0 unpacked from the
+ * 32 nibble bytes (low nibbles are a block's weights 0..15, high 16..31) minus 8. With `two` 0
+ * the second block is missing and `bm` masks its bytes. */
+static inline __m512i load_w(uint32_t type, const unsigned char *p, int two, __mmask64 bm) {
+    if (type == TL_GGML_Q8_0) return _mm512_maskz_loadu_epi8(bm, p);
+    __m256i q = _mm256_maskz_loadu_epi8(two ? 0xFFFFFFFFu : 0xFFFFu, p), m = _mm256_set1_epi8(15);
+    __m256i lo = _mm256_and_si256(q, m), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m); /* [b0 | b1] each */
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);                       /* b0lo b1lo b0hi b1hi */
+    z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));                                 /* b0lo b0hi b1lo b1hi */
+    return _mm512_maskz_sub_epi8(bm, z, _mm512_set1_epi8(8));
+}
+
+static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r, int r1, const tl_act *a, int t, int TT,
+                                                        float out[R][4]) {
+    int nb = w->cols / TL_QK, K = w->cols;
+    size_t qb = w->type == TL_GGML_Q8_0 ? 32 : 16; /* bytes per block */
+    const unsigned char *wr[R];
+    const uint16_t *dw[R];
+    tile_rows(w, r, r1, wr, dw);
+    const int8_t *xr[4];
+    const float *dx[4];
+    for (int j = 0; j < TT; j++) {
+        int tt = t + j < a->T ? t + j : a->T - 1;
+        xr[j] = a->q + (size_t)tt * K;
+        dx[j] = a->d + (size_t)tt * nb;
+    }
+    __m512 acc[R][4];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < TT; j++) acc[i][j] = _mm512_setzero_ps();
+    const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), zero = _mm512_setzero_si512();
+    for (int b0 = 0; b0 < nb; b0 += 16) {
+        int cnt = nb - b0 < 16 ? nb - b0 : 16;
+        __mmask16 m16 = (__mmask16)((1u << cnt) - 1);
+        __m512 sw[R], sx[4];
+        for (int i = 0; i < R; i++) sw[i] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m16, dw[i] + b0));
+        for (int j = 0; j < TT; j++) sx[j] = _mm512_maskz_loadu_ps(m16, dx[j] + b0);
+        for (int k = 0; k < cnt; k += 2) {
+            int two = cnt - k >= 2;
+            __mmask64 bm = two ? ~(__mmask64)0 : 0xFFFFFFFFull;
+            __m512i idx = _mm512_add_epi32(half, _mm512_set1_epi32(k));
+            __m512i xv[4];
+            __m512 dxv[4];
+            for (int j = 0; j < TT; j++) {
+                xv[j] = _mm512_maskz_loadu_epi8(bm, xr[j] + (size_t)(b0 + k) * TL_QK);
+                dxv[j] = _mm512_permutexvar_ps(idx, sx[j]);
+            }
+            for (int i = 0; i < R; i++) {
+                __m512i wv = load_w(w->type, wr[i] + (size_t)(b0 + k) * qb, two, bm);
+                __m512i aw = _mm512_abs_epi8(wv);
+                __mmask64 neg = _mm512_movepi8_mask(wv);
+                __m512 dwv = _mm512_permutexvar_ps(idx, sw[i]);
+                for (int j = 0; j < TT; j++) {
+                    __m512i sxj = _mm512_mask_sub_epi8(xv[j], neg, zero, xv[j]);
+                    __m512i dot = _mm512_dpbusd_epi32(zero, aw, sxj);
+                    acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dwv, dxv[j]), acc[i][j]);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < TT; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/* 16 weights of an F32 or F16 row as floats (mask: the valid ones) */
+static inline __m512 load_f(uint32_t type, const unsigned char *p, __mmask16 m) {
+    if (type == TL_GGML_F32) return _mm512_maskz_loadu_ps(m, p);
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
+static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r, int r1, const tl_act *a, int t, int TT,
+                                                        float out[R][4]) {
+    int K = w->cols;
+    size_t es = w->type == TL_GGML_F32 ? 4 : 2;
+    const unsigned char *wr[R];
+    tile_rows(w, r, r1, wr, NULL);
+    const float *xr[4];
+    for (int j = 0; j < TT; j++) xr[j] = a->f + (size_t)(t + j < a->T ? t + j : a->T - 1) * K;
+    __m512 acc[R][4];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < TT; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);
+        __m512 xv[4];
+        for (int j = 0; j < TT; j++) xv[j] = _mm512_maskz_loadu_ps(m, xr[j] + k);
+        for (int i = 0; i < R; i++) {
+            __m512 wv = load_f(w->type, wr[i] + (size_t)k * es, m);
+            for (int j = 0; j < TT; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < TT; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
+    int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
+    float acc[R][4];
+    if (a->T == 1) {
+        for (int r = r0; r < r1; r += R) {
+            if (q) qtile(w, r, r1, a, 0, 1, acc);
+            else ftile(w, r, r1, a, 0, 1, acc);
+            store(acc, 1, r, r1, 0, 1, bias, y, ldy);
+        }
+        return;
+    }
+    int TT = q ? 2 : 4;
+    for (int t = 0; t < a->T; t += TT)
+        for (int r = r0; r < r1; r += R) {
+            if (q) qtile(w, r, r1, a, t, 2, acc);
+            else ftile(w, r, r1, a, t, 4, acc);
+            store(acc, TT, r, r1, t, a->T, bias, y, ldy);
+        }
+}
+
+const tl_kernels tl_kernels_avx512 = {"avx512", tl_kern_quantize_ref, matmul};
+#endif
