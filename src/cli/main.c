@@ -20,7 +20,9 @@ static const struct {
     {"export", tl_cmd_export, "write a checkpoint as GGUF (llama.cpp), a HuggingFace directory or llm.c files"},
     {"import", tl_cmd_import, "read a GGUF file, HF directory or llm.c file into a checkpoint"},
     {"quantize", tl_cmd_quantize, "re-encode a GGUF file's matrices as q8_0, q4_0, f16 or f32"},
-    {"run", tl_cmd_run, "generate text from a checkpoint"},
+    {"run", tl_cmd_run, "generate text from a GGUF model (or a checkpoint) on the CPU runtime"},
+    {"classify", tl_cmd_classify, "label sensor inputs with a task model: best label and probabilities"},
+    {"bench", tl_cmd_bench, "prompt-processing and generation speed (pp/tg tokens per second), like llama-bench"},
 };
 
 static void usage(FILE *f) {

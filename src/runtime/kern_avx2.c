@@ -1,7 +1,8 @@
 /* AVX2 + FMA + F16C kernels (contract in kernels.h), for x86-64 CPUs without AVX-512. Compiled
  * with those instructions enabled; used only after tl_kernels_best has checked the CPU.
  *
- * Tiles of 4 weight rows x TT tokens (TT = 1 for decode, 2 or 4 for prefill). Integer types step
+ * Decode (one token) walks the weight rows one by one, in memory order; prefill works in tiles of
+ * 4 rows x TT tokens (2 for integer types, 4 for float ones). Integer types step
  * one block (32 weights, one register) at a time: |w| times x with w's sign through vpmaddubsw
  * (no overflow: |w| <= 128, |x| <= 127) and vpmaddwd, exact in int32, then scaled by d_w * d_x. */
 #if defined(__x86_64__)
@@ -10,9 +11,9 @@
 #include "quant/quant.h"
 #include "runtime/kernels.h"
 
-#define R 4 /* weight rows per tile */
+#define RMAX 4 /* weight rows per tile, at most */
 
-static inline void tile_rows(const tl_wmat *w, int r, int r1, const unsigned char *rows[R], const uint16_t *d[R]) {
+static inline void tile_rows(const tl_wmat *w, int r, int r1, int R, const unsigned char *rows[RMAX], const uint16_t *d[RMAX]) {
     int nb = w->cols / TL_QK;
     for (int i = 0; i < R; i++) {
         int rr = r + i < r1 ? r + i : r1 - 1; /* rows past r1 repeat the last: computed, never stored */
@@ -21,7 +22,7 @@ static inline void tile_rows(const tl_wmat *w, int r, int r1, const unsigned cha
     }
 }
 
-static inline void store(float acc[R][4], int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
+static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
     for (int i = 0; i < R && r + i < r1; i++)
         for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
 }
@@ -41,13 +42,13 @@ static inline __m256i load_w(uint32_t type, const unsigned char *p) {
     return _mm256_sub_epi8(z, _mm256_set1_epi8(8));
 }
 
-static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r, int r1, const tl_act *a, int t, int TT,
-                                                        float out[R][4]) {
+static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r, int r1, int R, const tl_act *a, int t, int TT,
+                                                        float out[RMAX][4]) {
     int nb = w->cols / TL_QK, K = w->cols;
     size_t qb = w->type == TL_GGML_Q8_0 ? 32 : 16;
-    const unsigned char *wr[R];
-    const uint16_t *dw[R];
-    tile_rows(w, r, r1, wr, dw);
+    const unsigned char *wr[RMAX];
+    const uint16_t *dw[RMAX];
+    tile_rows(w, r, r1, R, wr, dw);
     const int8_t *xr[4];
     const float *dx[4];
     for (int j = 0; j < TT; j++) {
@@ -55,7 +56,7 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
         xr[j] = a->q + (size_t)tt * K;
         dx[j] = a->d + (size_t)tt * nb;
     }
-    __m256 acc[R][4];
+    __m256 acc[RMAX][4];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < TT; j++) acc[i][j] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
@@ -82,15 +83,15 @@ static inline float load1(uint32_t type, const unsigned char *p) {
     return v;
 }
 
-static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r, int r1, const tl_act *a, int t, int TT,
-                                                        float out[R][4]) {
+static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r, int r1, int R, const tl_act *a, int t, int TT,
+                                                        float out[RMAX][4]) {
     int K = w->cols, k = 0;
     size_t es = w->type == TL_GGML_F32 ? 4 : 2;
-    const unsigned char *wr[R];
-    tile_rows(w, r, r1, wr, NULL);
+    const unsigned char *wr[RMAX];
+    tile_rows(w, r, r1, R, wr, NULL);
     const float *xr[4];
     for (int j = 0; j < TT; j++) xr[j] = a->f + (size_t)(t + j < a->T ? t + j : a->T - 1) * K;
-    __m256 acc[R][4];
+    __m256 acc[RMAX][4];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < TT; j++) acc[i][j] = _mm256_setzero_ps();
     for (; k + 8 <= K; k += 8) {
@@ -111,21 +112,22 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
 
 static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
-    float acc[R][4];
-    if (a->T == 1) {
-        for (int r = r0; r < r1; r += R) {
-            if (q) qtile(w, r, r1, a, 0, 1, acc);
-            else ftile(w, r, r1, a, 0, 1, acc);
-            store(acc, 1, r, r1, 0, 1, bias, y, ldy);
+    float acc[RMAX][4];
+    if (a->T == 1) { /* decode: one row at a time reads the matrix in order, which the prefetchers follow */
+        for (int r = r0; r < r1; r++) {
+            if (q) qtile(w, r, r1, 1, a, 0, 1, acc);
+            else ftile(w, r, r1, 1, a, 0, 1, acc);
+            store(acc, 1, 1, r, r1, 0, 1, bias, y, ldy);
         }
         return;
     }
+    /* prefill: a tile's rows stay in L1 while the chunk's tokens stream past them from L2 */
     int TT = q ? 2 : 4;
-    for (int t = 0; t < a->T; t += TT)
-        for (int r = r0; r < r1; r += R) {
-            if (q) qtile(w, r, r1, a, t, 2, acc);
-            else ftile(w, r, r1, a, t, 4, acc);
-            store(acc, TT, r, r1, t, a->T, bias, y, ldy);
+    for (int r = r0; r < r1; r += RMAX)
+        for (int t = 0; t < a->T; t += TT) {
+            if (q) qtile(w, r, r1, RMAX, a, t, 2, acc);
+            else ftile(w, r, r1, RMAX, a, t, 4, acc);
+            store(acc, RMAX, TT, r, r1, t, a->T, bias, y, ldy);
         }
 }
 
