@@ -23,6 +23,8 @@ static void test_quantize(tl_rng *g) {
     int8_t q[K];
     for (int i = 0; i < K; i++) x[i] = (tl_rng_f32(g) - 0.5f) * (i % 32 == 5 ? 30.0f : 2.0f);
     for (int i = 64; i < 96; i++) x[i] = 0; /* an all-zero block: d = 0, q = 0 */
+    for (int i = 96; i < 128; i++) x[i] = (float)(i - 112) + 0.5f; /* d = 1 (amax 127 below): exact ties, */
+    x[96] = 127;                                                    /* which round away from zero */
     tl_kern_quantize_ref(x, K, q, d);
     int bad = 0;
     for (int b = 0; b < K / 32; b++) {
@@ -35,6 +37,16 @@ static void test_quantize(tl_rng *g) {
         }
     }
     CHECK(bad == 0, "quantizer: %d values off their definition", bad);
+    /* every set's quantizer gives the reference's bytes and scales */
+    for (int i = 0; tl_kernels_at(i); i++) {
+        const tl_kernels *k = tl_kernels_get(tl_kernels_at(i)->name);
+        if (!k) continue;
+        int8_t q2[K];
+        float d2[K / 32];
+        memset(q2, 99, sizeof q2);
+        k->quantize(x, K, q2, d2);
+        CHECK(!memcmp(q, q2, sizeof q) && !memcmp(d, d2, sizeof d), "%s quantizer differs from the reference", k->name);
+    }
 }
 
 /* One random problem: W[rows, K] of `type`, X[T, K]; every set against the references. */

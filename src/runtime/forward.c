@@ -15,12 +15,13 @@
 #include "runtime/model.h"
 
 #define UBATCH 256 /* tokens per forward chunk */
+#define QB 4       /* queries per attention tile: each key and value row loaded once for all of them */
 
 size_t tl_rt_ctx_bytes(int L, int C, int V, int n_ctx) {
     size_t ub = UBATCH, c = (size_t)C;
-    size_t kv = 2 * (size_t)L * (size_t)n_ctx * c * sizeof(float);
+    size_t kv = 2 * (size_t)L * (size_t)(n_ctx + 15) * c * sizeof(float);
     size_t scratch = ub * c * (1 + 1 + 3 + 1 + 4) * sizeof(float) + ub * 4 * c * (1 + sizeof(float) / 32.0) +
-                     (size_t)V * sizeof(float) + (size_t)n_ctx * (4 + 8 * sizeof(float));
+                     (size_t)V * sizeof(float) + (size_t)n_ctx * (4 + 8 * QB * sizeof(float));
     return kv + scratch;
 }
 
@@ -47,15 +48,15 @@ int tl_ctx_init_kernels(tl_ctx **out, const tl_model *m, int n_ctx, int n_thread
     }
     tl_ctx *c = tl_calloc(1, sizeof *c, e);
     if (!c) return -1;
-    *c = (tl_ctx){.m = m, .k = k, .n_ctx = n_ctx, .ubatch = UBATCH};
+    *c = (tl_ctx){.m = m, .k = k, .n_ctx = n_ctx, .n_ctx16 = (n_ctx + 15) / 16 * 16, .ubatch = UBATCH};
     size_t C = (size_t)m->C, ub = UBATCH, kv = (size_t)m->L * (size_t)n_ctx * C;
-    int ok = !tl_team_init(&c->team, n_threads, e) && (c->kc = tl_calloc(kv, sizeof(float), e)) &&
+    int ok = !tl_team_init(&c->team, n_threads, e) && (c->kc = tl_calloc((size_t)m->L * (size_t)c->n_ctx16 * C, sizeof(float), e)) &&
              (c->vc = tl_calloc(kv, sizeof(float), e)) && (c->x = tl_calloc(ub * C, sizeof(float), e)) &&
              (c->h = tl_calloc(ub * C, sizeof(float), e)) && (c->qkv = tl_calloc(ub * 3 * C, sizeof(float), e)) &&
              (c->att = tl_calloc(ub * C, sizeof(float), e)) && (c->ff = tl_calloc(ub * 4 * C, sizeof(float), e)) &&
              (c->logits = tl_calloc((size_t)m->V, sizeof(float), e)) && (c->q = tl_calloc(ub * 4 * C, 1, e)) &&
              (c->qd = tl_calloc(ub * 4 * C / 32, sizeof(float), e)) &&
-             (c->scores = tl_calloc((size_t)n_threads * (size_t)n_ctx, sizeof(float), e)) &&
+             (c->scores = tl_calloc((size_t)n_threads * QB * (size_t)n_ctx, sizeof(float), e)) &&
              (c->hist = tl_calloc((size_t)n_ctx, sizeof(int32_t), e));
     if (!ok) {
         tl_err_wrap(e, "context of %d positions (%zu MB)", n_ctx, tl_ctx_bytes(m, n_ctx) >> 20);
@@ -146,27 +147,83 @@ static void matmul(tl_ctx *c, float *y, long ldy, const float *x, int n, const t
 
 typedef struct att_job {
     tl_ctx *c;
-    const float *kc, *vc; /* this layer's cache [n_ctx][C] */
+    const float *kt, *vc; /* this layer's cache: keys [H][n_ctx16 / 16][hs][16], values [n_ctx][C] */
     int n, pos0;
 } att_job;
 
-/* Attention of (head, query) pairs split over the team: query t of the chunk attends to cache
- * positions 0..pos0+t. */
+/* Attention of queries t0..t0+nq-1 (nq <= qb) of the chunk for head h: query t attends to cache
+ * positions 0..pos0+t. With the keys stored in blocks of 16 positions, dimension-major within a
+ * block, 16 positions' scores are 16-lane FMAs over the head's dimensions on contiguous memory; each value row is added into the qb outputs 16 lanes at a time. qb is a
+ * constant at each call (1 for decode, QB for prefill) so the tile's loops unroll. */
+static inline __attribute__((always_inline)) void att_tile(const att_job *j, int h, int t0, int nq, float *sc, const int qb) {
+    const tl_ctx *c = j->c;
+    int C = c->m->C, hs = C / c->m->H, N = c->n_ctx;
+    int P = j->pos0 + t0 + nq; /* positions the block's last query sees */
+    float scale = 1.0f / sqrtf((float)hs);
+    const float *kt = j->kt + (size_t)h * hs * c->n_ctx16, *q[QB];
+    for (int a = 0; a < qb; a++) q[a] = c->qkv + (size_t)(t0 + (a < nq ? a : nq - 1)) * 3 * C + (size_t)h * hs;
+    int s = 0;
+    for (; s + 16 <= P; s += 16) {
+        v16 acc[QB] = {{0}};
+        for (int d = 0; d < hs; d++) {
+            v16 k;
+            memcpy(&k, kt + ((size_t)(s / 16) * hs + d) * 16, sizeof k);
+            for (int a = 0; a < qb; a++) acc[a] += q[a][d] * k;
+        }
+        for (int a = 0; a < qb; a++) {
+            acc[a] *= scale;
+            memcpy(sc + (size_t)a * N + s, &acc[a], sizeof acc[a]);
+        }
+    }
+    for (; s < P; s++)
+        for (int a = 0; a < qb; a++) {
+            float acc = 0;
+            for (int d = 0; d < hs; d++) acc += q[a][d] * kt[((size_t)(s / 16) * hs + d) * 16 + s % 16];
+            sc[(size_t)a * N + s] = acc * scale;
+        }
+    float w[QB]; /* 1 / the softmax denominator, per query */
+    for (int a = 0; a < qb; a++) {
+        float *row = sc + (size_t)a * N;
+        if (a >= nq) { /* a padding query: adds nothing */
+            memset(row, 0, (size_t)P * sizeof(float));
+            w[a] = 0;
+            continue;
+        }
+        int Pa = j->pos0 + t0 + a + 1;
+        float mx = tl_vmax(row, Pa);
+        w[a] = 1.0f / tl_exp_shift(row, row, mx, 1.0f, Pa);
+        for (int x = Pa; x < P; x++) row[x] = 0; /* causal: later positions add nothing */
+    }
+    for (int d0 = 0; d0 < hs; d0 += 16) { /* the outputs, 16 of the head's dimensions at a time */
+        int nd = hs - d0 < 16 ? hs - d0 : 16;
+        v16 acc[QB] = {{0}};
+        for (s = 0; s < P; s++) {
+            v16 v = {0};
+            const float *src = j->vc + (size_t)s * C + (size_t)h * hs + d0;
+            if (nd == 16) memcpy(&v, src, sizeof v); /* constant size: one vector load, not a copy loop */
+            else memcpy(&v, src, (size_t)nd * sizeof(float));
+            for (int a = 0; a < qb; a++) acc[a] += sc[(size_t)a * N + s] * v;
+        }
+        for (int a = 0; a < nq; a++) {
+            acc[a] *= w[a];
+            float *dst = c->att + (size_t)(t0 + a) * C + (size_t)h * hs + d0;
+            if (nd == 16) memcpy(dst, &acc[a], sizeof acc[a]);
+            else memcpy(dst, &acc[a], (size_t)nd * sizeof(float));
+        }
+    }
+}
+
+/* (head, query block) pairs split over the team. */
 static void att_part(void *p, int i, int nth) {
     att_job *j = p;
-    tl_ctx *c = j->c;
-    int C = c->m->C, H = c->m->H, hs = C / H;
-    float scale = 1.0f / sqrtf((float)hs), *sc = c->scores + (size_t)i * (size_t)c->n_ctx;
+    int H = j->c->m->H, qb = j->n == 1 ? 1 : QB, nb = (j->n + qb - 1) / qb;
+    float *sc = j->c->scores + (size_t)i * QB * (size_t)j->c->n_ctx;
     long lo, hi;
-    tl_team_split((long)H * j->n, 1, i, nth, &lo, &hi);
+    tl_team_split((long)H * nb, 1, i, nth, &lo, &hi);
     for (long u = lo; u < hi; u++) {
-        int h = (int)(u % H), t = (int)(u / H), P = j->pos0 + t + 1;
-        const float *q = c->qkv + (size_t)t * 3 * C + (size_t)h * hs;
-        for (int s = 0; s < P; s++) sc[s] = tl_dot(q, j->kc + (size_t)s * C + (size_t)h * hs, hs) * scale;
-        float mx = tl_vmax(sc, P), sum = tl_exp_shift(sc, sc, mx, 1.0f, P), inv = 1.0f / sum;
-        float *o = c->att + (size_t)t * C + (size_t)h * hs;
-        memset(o, 0, (size_t)hs * sizeof *o);
-        for (int s = 0; s < P; s++) tl_axpy(o, sc[s] * inv, j->vc + (size_t)s * C + (size_t)h * hs, hs);
+        int h = (int)(u % H), t0 = (int)(u / H) * qb, nq = j->n - t0 < qb ? j->n - t0 : qb;
+        if (qb == 1) att_tile(j, h, t0, nq, sc, 1);
+        else att_tile(j, h, t0, nq, sc, QB);
     }
 }
 
@@ -182,14 +239,20 @@ void tl_rt_forward(tl_ctx *c, const int32_t *tokens, int n, float *all_logits) {
     }
     for (int l = 0; l < m->L; l++) {
         const tl_rt_layer *w = &m->layer[l];
-        float *kc = c->kc + (size_t)l * c->n_ctx * C, *vc = c->vc + (size_t)l * c->n_ctx * C;
+        float *kt = c->kc + (size_t)l * c->n_ctx16 * C, *vc = c->vc + (size_t)l * c->n_ctx * C;
+        int H = m->H, hs = C / H;
         for (int t = 0; t < n; t++) layernorm(h + (size_t)t * C, x + (size_t)t * C, w->ln1_w, w->ln1_b, C, m->ln_eps);
         matmul(c, c->qkv, 3 * C, h, n, &w->qkv, w->qkv_b);
         for (int t = 0; t < n; t++) {
-            memcpy(kc + (size_t)(pos0 + t) * C, c->qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
+            const float *k = c->qkv + (size_t)t * 3 * C + C;
+            for (int hd = 0; hd < H; hd++)
+                for (int d = 0; d < hs; d++) {
+                    int ps = pos0 + t;
+                    kt[(size_t)hd * hs * c->n_ctx16 + ((size_t)(ps / 16) * hs + d) * 16 + ps % 16] = k[hd * hs + d];
+                }
             memcpy(vc + (size_t)(pos0 + t) * C, c->qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
         }
-        att_job aj = {c, kc, vc, n, pos0};
+        att_job aj = {c, kt, vc, n, pos0};
         tl_team_run(c->team, att_part, &aj);
         matmul(c, h, C, c->att, n, &w->proj, w->proj_b);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += h[i];

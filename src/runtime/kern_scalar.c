@@ -8,10 +8,13 @@
 void tl_kern_quantize_ref(const float *x, int K, int8_t *q, float *d) {
     for (int b = 0; b < K / TL_QK; b++, x += TL_QK, q += TL_QK) {
         float amax = 0;
-        for (int i = 0; i < TL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+        for (int i = 0; i < TL_QK; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
         float s = amax / 127, id = s ? 1 / s : 0;
         d[b] = s;
-        for (int i = 0; i < TL_QK; i++) q[i] = (int8_t)roundf(x[i] * id);
+        for (int i = 0; i < TL_QK; i++) { /* roundf, without the call: the remainder of truncation is exact */
+            float v = x[i] * id, t = truncf(v);
+            q[i] = (int8_t)(fabsf(v - t) >= 0.5f ? t + copysignf(1.0f, v) : t);
+        }
     }
 }
 

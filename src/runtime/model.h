@@ -37,7 +37,9 @@ struct tl_ctx {
     const tl_kernels *k;
     tl_team *team;
     int n_ctx, pos, ubatch;    /* ubatch: tokens per forward chunk (scratch is sized for it) */
-    float *kc, *vc;            /* KV cache [L][n_ctx][C] each */
+    int n_ctx16;               /* n_ctx rounded up to 16 */
+    float *kc, *vc;            /* KV cache: keys [L][H][n_ctx16 / 16][hs][16] (16 positions a block,
+                                  dimension-major within it), values [L][n_ctx][C] */
     /* scratch for ubatch tokens */
     float *x, *h, *qkv, *att, *ff, *logits; /* [ub][C] [ub][C] [ub][3C] [ub][C] [ub][4C] [V] */
     int8_t *q;                 /* quantized activations [ub][4C] */
