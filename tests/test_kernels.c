@@ -56,9 +56,9 @@ static void test_shape(tl_rng *g, uint32_t type, int rows, int K, int T) {
     float *wf = malloc(sizeof(float) * (size_t)rows * K), *x = malloc(sizeof(float) * (size_t)T * K);
     float *bias = malloc(sizeof(float) * (size_t)rows), *wd = malloc(sizeof(float) * (size_t)K);
     float *xd = malloc(sizeof(float) * (size_t)T * K), *ref = malloc(sizeof(float) * (size_t)T * rows);
-    float *y = malloc(sizeof(float) * (size_t)T * rows), *d = malloc(sizeof(float) * (size_t)T * (K / 32 + 1));
-    int8_t *qx = malloc((size_t)T * K);
-    unsigned char *blocks = malloc(rb * (size_t)rows), *arena = malloc(tl_wmat_packed_bytes(type, rows, K) + 64);
+    float *y = malloc(sizeof(float) * (size_t)T * rows), *d = calloc((size_t)T * (K / 32) + 16, sizeof(float));
+    int8_t *qx = calloc((size_t)T * K + 64, 1); /* + the slack kernels may read (kernels.h) */
+    unsigned char *blocks = malloc(rb * (size_t)rows), *arena = malloc(tl_wmat_packed_bytes(type, rows, K));
     for (int i = 0; i < rows * K; i++) wf[i] = tl_rng_normal(g) * 0.5f;
     for (int i = 0; i < T * K; i++) x[i] = tl_rng_normal(g);
     for (int r = 0; r < rows; r++) bias[r] = tl_rng_normal(g);

@@ -54,8 +54,8 @@ int tl_ctx_init_kernels(tl_ctx **out, const tl_model *m, int n_ctx, int n_thread
              (c->vc = tl_calloc(kv, sizeof(float), e)) && (c->x = tl_calloc(ub * C, sizeof(float), e)) &&
              (c->h = tl_calloc(ub * C, sizeof(float), e)) && (c->qkv = tl_calloc(ub * 3 * C, sizeof(float), e)) &&
              (c->att = tl_calloc(ub * C, sizeof(float), e)) && (c->ff = tl_calloc(ub * 4 * C, sizeof(float), e)) &&
-             (c->logits = tl_calloc((size_t)m->V, sizeof(float), e)) && (c->q = tl_calloc(ub * 4 * C, 1, e)) &&
-             (c->qd = tl_calloc(ub * 4 * C / 32, sizeof(float), e)) &&
+             (c->logits = tl_calloc((size_t)m->V, sizeof(float), e)) && (c->q = tl_calloc(ub * 4 * C + 64, 1, e)) &&
+             (c->qd = tl_calloc(ub * 4 * C / 32 + 16, sizeof(float), e)) && /* + the slack kernels may read */
              (c->scores = tl_calloc((size_t)n_threads * QB * (size_t)n_ctx, sizeof(float), e)) &&
              (c->hist = tl_calloc((size_t)n_ctx, sizeof(int32_t), e));
     if (!ok) {

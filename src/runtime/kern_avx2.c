@@ -24,7 +24,7 @@ static inline void tile_rows(const tl_wmat *w, int r, int r1, int R, const unsig
 
 static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
     for (int i = 0; i < R && r + i < r1; i++)
-        for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
+            for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
 }
 
 static inline float hsum(__m256 v) {
@@ -51,28 +51,36 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
     tile_rows(w, r, r1, R, wr, dw);
     const int8_t *xr[4];
     const float *dx[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < TT; j++) {
         int tt = t + j < a->T ? t + j : a->T - 1;
         xr[j] = a->q + (size_t)tt * K;
         dx[j] = a->d + (size_t)tt * nb;
     }
     __m256 acc[RMAX][4];
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nb; b++) {
         __m256i xv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) xv[j] = _mm256_loadu_si256((const __m256i *)(xr[j] + (size_t)b * TL_QK));
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m256i wv = load_w(w->type, wr[i] + (size_t)b * qb), aw = _mm256_sign_epi8(wv, wv);
             float s = _cvtsh_ss(dw[i][b]);
+            #pragma GCC unroll 4
             for (int j = 0; j < TT; j++) {
                 __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[j], wv)), ones);
                 acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(s * dx[j][b]), acc[i][j]);
             }
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) out[i][j] = hsum(acc[i][j]);
 }
 
@@ -90,34 +98,49 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
     const unsigned char *wr[RMAX];
     tile_rows(w, r, r1, R, wr, NULL);
     const float *xr[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < TT; j++) xr[j] = a->f + (size_t)(t + j < a->T ? t + j : a->T - 1) * K;
     __m256 acc[RMAX][4];
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm256_setzero_ps();
     for (; k + 8 <= K; k += 8) {
         __m256 xv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) xv[j] = _mm256_loadu_ps(xr[j] + k);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             const unsigned char *p = wr[i] + (size_t)k * es;
             __m256 wv = w->type == TL_GGML_F32 ? _mm256_loadu_ps((const float *)p) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+            #pragma GCC unroll 4
             for (int j = 0; j < TT; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) {
             out[i][j] = hsum(acc[i][j]);
             for (int kk = k; kk < K; kk++) out[i][j] += load1(w->type, wr[i] + (size_t)kk * es) * xr[j][kk];
         }
 }
 
+#define DR 4    /* decode: rows per step */
+#define PF 4096 /* decode: bytes ahead that are asked for before use */
+
 static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
     float acc[RMAX][4];
-    if (a->T == 1) { /* decode: one row at a time reads the matrix in order, which the prefetchers follow */
-        for (int r = r0; r < r1; r++) {
-            if (q) qtile(w, r, r1, 1, a, 0, 1, acc);
-            else ftile(w, r, r1, 1, a, 0, 1, acc);
-            store(acc, 1, 1, r, r1, 0, 1, bias, y, ldy);
+    if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
+        for (int r = r0; r < r1; r += DR) {
+            {
+                const char *p = (const char *)w->data + (size_t)r * w->row_bytes + PF, *end = (const char *)w->data + (size_t)r1 * w->row_bytes;
+                for (size_t o = 0; o < DR * w->row_bytes && p + o < end; o += 64) __builtin_prefetch(p + o);
+            }
+            if (q) qtile(w, r, r1, DR, a, 0, 1, acc);
+            else ftile(w, r, r1, DR, a, 0, 1, acc);
+            store(acc, DR, 1, r, r1, 0, 1, bias, y, ldy);
         }
         return;
     }

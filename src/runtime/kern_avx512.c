@@ -27,7 +27,7 @@ static inline void tile_rows(const tl_wmat *w, int r, int r1, int R, const unsig
 
 static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
     for (int i = 0; i < R && r + i < r1; i++)
-        for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
+            for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
 }
 
 /* 64 weights of 2 blocks as signed bytes in block order: Q8_0 as stored; Q4_0 unpacked from the
@@ -51,36 +51,46 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
     tile_rows(w, r, r1, R, wr, dw);
     const int8_t *xr[4];
     const float *dx[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < TT; j++) {
         int tt = t + j < a->T ? t + j : a->T - 1;
         xr[j] = a->q + (size_t)tt * K;
         dx[j] = a->d + (size_t)tt * nb;
     }
     __m512 acc[RMAX][4];
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm512_setzero_ps();
     const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), zero = _mm512_setzero_si512();
     for (int b0 = 0; b0 < nb; b0 += 16) {
         int cnt = nb - b0 < 16 ? nb - b0 : 16;
-        __mmask16 m16 = (__mmask16)((1u << cnt) - 1);
+        /* 16 scales each, read past the row's last (kernels.h: scale arrays have slack); the
+         * lanes of blocks past the row's end are never selected below */
         __m512 sw[RMAX], sx[4];
-        for (int i = 0; i < R; i++) sw[i] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m16, dw[i] + b0));
-        for (int j = 0; j < TT; j++) sx[j] = _mm512_maskz_loadu_ps(m16, dx[j] + b0);
+        #pragma GCC unroll 4
+        for (int i = 0; i < R; i++) sw[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw[i] + b0)));
+        #pragma GCC unroll 4
+        for (int j = 0; j < TT; j++) sx[j] = _mm512_loadu_ps(dx[j] + b0);
         for (int k = 0; k < cnt; k += 2) {
             int two = cnt - k >= 2;
             __mmask64 bm = two ? ~(__mmask64)0 : 0xFFFFFFFFull;
             __m512i idx = _mm512_add_epi32(half, _mm512_set1_epi32(k));
+            __mmask16 lanes = two ? 0xFFFF : 0x00FF; /* a missing second block's lanes get scale 0 */
             __m512i xv[4];
             __m512 dxv[4];
+            #pragma GCC unroll 4
             for (int j = 0; j < TT; j++) {
                 xv[j] = two ? _mm512_loadu_si512(xr[j] + (size_t)(b0 + k) * TL_QK) : _mm512_maskz_loadu_epi8(bm, xr[j] + (size_t)(b0 + k) * TL_QK);
-                dxv[j] = _mm512_permutexvar_ps(idx, sx[j]);
+                dxv[j] = _mm512_maskz_permutexvar_ps(lanes, idx, sx[j]);
             }
+            #pragma GCC unroll 4
             for (int i = 0; i < R; i++) {
                 __m512i wv = load_w(w->type, wr[i] + (size_t)(b0 + k) * qb, two, bm);
                 __m512i aw = _mm512_abs_epi8(wv);
                 __mmask64 neg = _mm512_movepi8_mask(wv);
-                __m512 dwv = _mm512_permutexvar_ps(idx, sw[i]);
+                __m512 dwv = _mm512_maskz_permutexvar_ps(lanes, idx, sw[i]);
+                #pragma GCC unroll 4
                 for (int j = 0; j < TT; j++) {
                     __m512i sxj = _mm512_mask_sub_epi8(xv[j], neg, zero, xv[j]);
                     __m512i dot = _mm512_dpbusd_epi32(zero, aw, sxj);
@@ -89,12 +99,15 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
             }
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-/* 16 weights of an F32 or F16 row as floats (mask: the valid ones; masked loads only at a row's
- * end: on this AMD core they stream from memory at a fraction of plain loads' rate) */
+/* 16 weights of an F32 or F16 row as floats (mask: the valid ones). Masked loads only at a row's
+ * end: on this AMD core, masked loads that miss the cache run at a fraction of plain loads' rate
+ * (the scales' masked loads alone held 124M q8_0 decode at 145 tok/s; plain ones: 188). */
 static inline __m512 load_f(uint32_t type, const unsigned char *p, __mmask16 m) {
     if (type == TL_GGML_F32) return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
     return _mm512_cvtph_ps(m == 0xFFFF ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(m, p));
@@ -107,24 +120,33 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
     const unsigned char *wr[RMAX];
     tile_rows(w, r, r1, R, wr, NULL);
     const float *xr[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < TT; j++) xr[j] = a->f + (size_t)(t + j < a->T ? t + j : a->T - 1) * K;
     __m512 acc[RMAX][4];
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm512_setzero_ps();
     for (int k = 0; k < K; k += 16) {
         __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);
         __m512 xv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) xv[j] = m == 0xFFFF ? _mm512_loadu_ps(xr[j] + k) : _mm512_maskz_loadu_ps(m, xr[j] + k);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m512 wv = load_f(w->type, wr[i] + (size_t)k * es, m);
+            #pragma GCC unroll 4
             for (int j = 0; j < TT; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-#define PF 4096 /* decode: bytes ahead that are asked for before use (measured: 8 rows 87 -> 122 tok/s, 4 KB 131) */
+#define DR 4    /* decode: rows per step (124M q4_0 tg: 1 row 99 tok/s, 2 rows 146) */
+#define PF 4096 /* decode: bytes ahead that are asked for before use (124M q8_0 tg: none 87 tok/s, 4 KB 131) */
 
 /* The reference quantizer's arithmetic 16 lanes at a time: amax, d = amax / 127, x * (1 / d),
  * rounded half away from zero (truncate, then step away when the exact remainder is >= 1/2). */
@@ -148,23 +170,23 @@ static void quantize(const float *x, int K, int8_t *q, float *d) {
 static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
     float acc[RMAX][4];
-    if (a->T == 1) { /* decode: one row at a time reads the matrix in order, which the prefetchers follow */
-        for (int r = r0; r < r1; r++) {
+    if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
+        for (int r = r0; r < r1; r += DR) {
             {
                 const char *p = (const char *)w->data + (size_t)r * w->row_bytes + PF, *end = (const char *)w->data + (size_t)r1 * w->row_bytes;
-                for (size_t o = 0; o < w->row_bytes && p + o < end; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+                for (size_t o = 0; o < DR * w->row_bytes && p + o < end; o += 64) __builtin_prefetch(p + o);
             }
-            if (q) qtile(w, r, r1, 1, a, 0, 1, acc);
-            else ftile(w, r, r1, 1, a, 0, 1, acc);
-            store(acc, 1, 1, r, r1, 0, 1, bias, y, ldy);
+            if (q) qtile(w, r, r1, DR, a, 0, 1, acc);
+            else ftile(w, r, r1, DR, a, 0, 1, acc);
+            store(acc, DR, 1, r, r1, 0, 1, bias, y, ldy);
         }
         return;
     }
     /* prefill: a tile's rows stay in L1 while the chunk's tokens stream past them from L2 */
-    int TT = q ? 2 : 4;
+    int TT = 4;
     for (int r = r0; r < r1; r += RMAX)
         for (int t = 0; t < a->T; t += TT) {
-            if (q) qtile(w, r, r1, RMAX, a, t, 2, acc);
+            if (q) qtile(w, r, r1, RMAX, a, t, 4, acc);
             else ftile(w, r, r1, RMAX, a, t, 4, acc);
             store(acc, RMAX, TT, r, r1, t, a->T, bias, y, ldy);
         }

@@ -24,7 +24,7 @@ static inline void tile_rows(const tl_wmat *w, int r, int r1, int R, const unsig
 
 static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
     for (int i = 0; i < R && r + i < r1; i++)
-        for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
+            for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
 }
 
 static inline float f16(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
@@ -51,24 +51,30 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
     tile_rows(w, r, r1, R, wr, dw);
     const int8_t *xr[4];
     const float *dx[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < TT; j++) {
         int tt = t + j < a->T ? t + j : a->T - 1;
         xr[j] = a->q + (size_t)tt * K;
         dx[j] = a->d + (size_t)tt * nb;
     }
     float32x4_t acc[RMAX][4];
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = vdupq_n_f32(0);
     for (int b = 0; b < nb; b++) {
         int8x16_t x0[4], x1[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) {
             x0[j] = vld1q_s8(xr[j] + (size_t)b * TL_QK);
             x1[j] = vld1q_s8(xr[j] + (size_t)b * TL_QK + 16);
         }
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             int8x16_t w0, w1;
             load_w(w->type, wr[i] + (size_t)b * qb, &w0, &w1);
             float s = f16(dw[i][b]);
+            #pragma GCC unroll 4
             for (int j = 0; j < TT; j++) {
                 int32x4_t d = vdupq_n_s32(0);
                 d = KERN_DOT(d, w0, x0[j]);
@@ -77,7 +83,9 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
             }
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) out[i][j] = vaddvq_f32(acc[i][j]);
 }
 
@@ -100,33 +108,48 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
     const unsigned char *wr[RMAX];
     tile_rows(w, r, r1, R, wr, NULL);
     const float *xr[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < TT; j++) xr[j] = a->f + (size_t)(t + j < a->T ? t + j : a->T - 1) * K;
     float32x4_t acc[RMAX][4];
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = vdupq_n_f32(0);
     for (; k + 4 <= K; k += 4) {
         float32x4_t xv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) xv[j] = vld1q_f32(xr[j] + k);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             float32x4_t wv = load_f(w->type, wr[i] + (size_t)k * es);
+            #pragma GCC unroll 4
             for (int j = 0; j < TT; j++) acc[i][j] = vfmaq_f32(acc[i][j], wv, xv[j]);
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) {
             out[i][j] = vaddvq_f32(acc[i][j]);
             for (int kk = k; kk < K; kk++) out[i][j] += load1(w->type, wr[i] + (size_t)kk * es) * xr[j][kk];
         }
 }
 
+#define DR 4    /* decode: rows per step */
+#define PF 4096 /* decode: bytes ahead that are asked for before use */
+
 static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
     float acc[RMAX][4];
-    if (a->T == 1) { /* decode: one row at a time reads the matrix in order, which the prefetchers follow */
-        for (int r = r0; r < r1; r++) {
-            if (q) qtile(w, r, r1, 1, a, 0, 1, acc);
-            else ftile(w, r, r1, 1, a, 0, 1, acc);
-            store(acc, 1, 1, r, r1, 0, 1, bias, y, ldy);
+    if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
+        for (int r = r0; r < r1; r += DR) {
+            {
+                const char *p = (const char *)w->data + (size_t)r * w->row_bytes + PF, *end = (const char *)w->data + (size_t)r1 * w->row_bytes;
+                for (size_t o = 0; o < DR * w->row_bytes && p + o < end; o += 64) __builtin_prefetch(p + o);
+            }
+            if (q) qtile(w, r, r1, DR, a, 0, 1, acc);
+            else ftile(w, r, r1, DR, a, 0, 1, acc);
+            store(acc, DR, 1, r, r1, 0, 1, bias, y, ldy);
         }
         return;
     }

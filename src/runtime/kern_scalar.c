@@ -22,8 +22,8 @@ static float f16(const unsigned char *p) { return tl_f16_to_f32((uint16_t)(p[0] 
 
 size_t tl_wmat_packed_bytes(uint32_t type, int rows, int cols) {
     size_t blocks = (size_t)rows * (size_t)(cols / TL_QK);
-    if (type == TL_GGML_Q8_0) return (blocks * (32 + 2) + 63) / 64 * 64;
-    if (type == TL_GGML_Q4_0) return (blocks * (16 + 2) + 63) / 64 * 64;
+    if (type == TL_GGML_Q8_0) return (blocks * (32 + 2) + 63) / 64 * 64 + 64; /* + the slack kernels may read */
+    if (type == TL_GGML_Q4_0) return (blocks * (16 + 2) + 63) / 64 * 64 + 64;
     return 0;
 }
 

@@ -26,7 +26,8 @@
  * Q8_0, Q4_0: repacked when the model is opened (runtime/model.c), for wide loads: per row the
  * quants alone, row_bytes apart — Q8_0 one int8 per weight; Q4_0 16 bytes per block of 32, byte
  * j holding weight j (low nibble) and weight j + 16 (high nibble), each + 8 — and the f16 block
- * scales in d[rows][cols / 32]. */
+ * scales in d[rows][cols / 32]. Kernels may read up to 64 bytes past the end of the quants and
+ * of the scales (the arena has that slack) and ignore what they read there. */
 typedef struct tl_wmat {
     uint32_t type; /* TL_GGML_F32, F16, Q8_0 or Q4_0 */
     int rows, cols;
@@ -39,8 +40,8 @@ typedef struct tl_wmat {
 typedef struct tl_act {
     int T, K;
     const float *f; /* [T][K]: always present */
-    int8_t *q;      /* [T][K] and [T][K / 32], filled by quantize for Q8_0/Q4_0 weights */
-    float *d;
+    int8_t *q;      /* [T][K] and [T][K / 32], filled by quantize for Q8_0/Q4_0 weights; both */
+    float *d;       /* readable 64 bytes past their end, like the weights' scales */
 } tl_act;
 
 typedef struct tl_kernels {
