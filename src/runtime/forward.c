@@ -4,8 +4,9 @@
  * Per layer, for tokens x[n, C] at positions pos..pos+n-1:
  *   h = LN1(x); qkv[n, 3C] = h Wqkv^T + b; k, v -> cache; a[n, C] = causal attention over the cache;
  *   x += a Wproj^T + b; h = LN2(x); f[n, 4C] = GELU(h Wfc^T + b); x += f Wdown^T + b
- * then logits[V] = LNf(x[n-1]) Whead^T (every row's with all_logits). Matrix products split their
- * weight rows over the team; attention splits (head, query) pairs; the rest runs on the caller. */
+ * then logits[V] = LNf(x[n-1]) Whead^T (every row's with all_logits). The team's threads claim
+ * chunks of weight rows of the matrix products and (head, query block) pairs of attention; the
+ * rest runs on the caller. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #define UBATCH 256 /* tokens per forward chunk */
 #define QB 4       /* queries per attention tile: each key and value row loaded once for all of them */
+#define MM_CHUNK 64 /* weight rows a thread claims at a time */
 
 size_t tl_rt_ctx_bytes(int L, int C, int V, int n_ctx) {
     size_t ub = UBATCH, c = (size_t)C;
@@ -128,11 +130,10 @@ typedef struct mm_job {
     long ldy;
 } mm_job;
 
-static void mm_part(void *p, int i, int n) {
+static void mm_part(void *p, long lo, long hi, int slot) {
     mm_job *j = p;
-    long lo, hi;
-    tl_team_split(j->w->rows, 16, i, n, &lo, &hi);
-    if (lo < hi) j->k->matmul(j->w, (int)lo, (int)hi, j->a, j->bias, j->y, j->ldy);
+    (void)slot;
+    j->k->matmul(j->w, (int)lo, (int)hi, j->a, j->bias, j->y, j->ldy);
 }
 
 /* y[n, w.rows] (row stride ldy) = x[n, w.cols] W^T + bias */
@@ -142,7 +143,7 @@ static void matmul(tl_ctx *c, float *y, long ldy, const float *x, int n, const t
         for (int t = 0; t < n; t++)
             c->k->quantize(x + (size_t)t * w->cols, w->cols, c->q + (size_t)t * w->cols, c->qd + (size_t)t * (w->cols / 32));
     mm_job j = {c->k, w, &a, bias, y, ldy};
-    tl_team_run(c->team, mm_part, &j);
+    tl_team_for(c->team, w->rows, MM_CHUNK, mm_part, &j);
 }
 
 typedef struct att_job {
@@ -213,13 +214,11 @@ static inline __attribute__((always_inline)) void att_tile(const att_job *j, int
     }
 }
 
-/* (head, query block) pairs split over the team. */
-static void att_part(void *p, int i, int nth) {
+/* (head, query block) pairs [lo, hi), as the team hands them out. */
+static void att_part(void *p, long lo, long hi, int slot) {
     att_job *j = p;
-    int H = j->c->m->H, qb = j->n == 1 ? 1 : QB, nb = (j->n + qb - 1) / qb;
-    float *sc = j->c->scores + (size_t)i * QB * (size_t)j->c->n_ctx;
-    long lo, hi;
-    tl_team_split((long)H * nb, 1, i, nth, &lo, &hi);
+    int H = j->c->m->H, qb = j->n == 1 ? 1 : QB;
+    float *sc = j->c->scores + (size_t)slot * QB * (size_t)j->c->n_ctx;
     for (long u = lo; u < hi; u++) {
         int h = (int)(u % H), t0 = (int)(u / H) * qb, nq = j->n - t0 < qb ? j->n - t0 : qb;
         if (qb == 1) att_tile(j, h, t0, nq, sc, 1);
@@ -253,7 +252,7 @@ void tl_rt_forward(tl_ctx *c, const int32_t *tokens, int n, float *all_logits) {
             memcpy(vc + (size_t)(pos0 + t) * C, c->qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
         }
         att_job aj = {c, kt, vc, n, pos0};
-        tl_team_run(c->team, att_part, &aj);
+        tl_team_for(c->team, (long)H * ((n + (n == 1 ? 1 : QB) - 1) / (n == 1 ? 1 : QB)), 1, att_part, &aj);
         matmul(c, h, C, c->att, n, &w->proj, w->proj_b);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += h[i];
         for (int t = 0; t < n; t++) layernorm(h + (size_t)t * C, x + (size_t)t * C, w->ln2_w, w->ln2_b, C, m->ln_eps);
