@@ -23,9 +23,14 @@
 #include "tinyllm/tinyllm.h"
 #include "tokenizer/bpe.h"
 
-enum { N_CTX = 320, SEQ = 300 };
+enum { N_CTX = 320, SEQ_MAX = 300 };
 
 static tl_bpe *bpe;
+/* Contexts run with 1 and 3 threads; TL_TEST_THREADS=1 keeps to one (qemu-user, which hangs in
+ * pthread_create in this project's sandboxes, runs these tests single-threaded). */
+static int max_threads = 3;
+/* The prefill: 300 tokens, more than one forward chunk; TL_TEST_SEQ shortens it under emulation. */
+static int SEQ = SEQ_MAX;
 
 /* A random model with weights scaled up k times from the 0.02 init, so distributions are sharp and
  * a wrong position or token moves the logits far beyond rounding (the quantized files use k = 2:
@@ -68,7 +73,7 @@ static void test_logits(const char *shape, uint32_t type, float scale, double to
     /* the reference runs on the weights as the file holds them */
     CHECK(tl_gguf_import_gpt2(path, &dec, &e) == 0, "import: %s", e.msg);
     int V = m.cfg.vocab;
-    int32_t seq[SEQ];
+    int32_t seq[SEQ_MAX];
     for (int i = 0; i < SEQ; i++) seq[i] = (int32_t)((i * 7919u + 13) % (unsigned)V);
     seq[0] = V - 1;
     float *ref = ref_logits(&dec, seq, SEQ), *all = malloc(sizeof(float) * (size_t)SEQ * V);
@@ -80,7 +85,7 @@ static void test_logits(const char *shape, uint32_t type, float scale, double to
     for (int ki = 0;; ki++) {
         const char *kn = ki == 0 ? "scalar" : ki == 1 ? "avx2" : ki == 2 ? "avx512" : ki == 3 ? "neon" : ki == 4 ? "neon-dot" : NULL;
         if (!kn) break;
-        for (int threads = 1; threads <= 3; threads += 2) {
+        for (int threads = 1; threads <= max_threads; threads += 2) {
             tl_ctx *c;
             if (tl_ctx_init_kernels(&c, rm, 0, threads, kn, &e)) continue; /* not on this CPU */
             /* one prefill of the whole sequence (more than one forward chunk) */
@@ -128,7 +133,7 @@ static void test_generate_classify(void) {
     CHECK(tl_gguf_export_gpt2(&m, bpe, NULL, "t", TL_GGML_F32, path, &e) == 0, "export: %s", e.msg);
     tl_model *rm;
     tl_ctx *c;
-    if (tl_model_open(&rm, path, &e) || tl_ctx_init(&c, rm, 0, 2, &e)) {
+    if (tl_model_open(&rm, path, &e) || tl_ctx_init(&c, rm, 0, max_threads > 1 ? 2 : 1, &e)) {
         CHECK(0, "open: %s", e.msg);
         return;
     }
@@ -236,6 +241,9 @@ static void test_generate_classify(void) {
 
 int main(void) {
     tl_err e;
+    if (getenv("TL_TEST_THREADS")) max_threads = atoi(getenv("TL_TEST_THREADS"));
+    if (getenv("TL_TEST_SEQ")) SEQ = atoi(getenv("TL_TEST_SEQ")) < SEQ_MAX ? atoi(getenv("TL_TEST_SEQ")) : SEQ_MAX;
+    if (SEQ < 41) SEQ = 41; /* the decode check runs to position 40 */
     if (tl_bpe_load_gpt2_default(&bpe, &e)) {
         fprintf(stderr, "%s\n", e.msg);
         return 77;

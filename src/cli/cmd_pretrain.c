@@ -8,14 +8,17 @@
 #include "cli/opts.h"
 #include "data/prepare.h"
 #include "train/trainer.h"
+#ifdef TL_HAVE_CUDA
+#include "cuda/gpt2_cuda.h"
+#endif
 
 int tl_cmd_pretrain(int argc, char **argv) {
     tl_train_opts o = {.train = NULL, .val = NULL, .out_dir = "out", .model = "30M", .batch_size = 4, .seq_len = 256,
                        .total_batch = 0, .steps = 1000, .warmup = 0, .lr = 6e-4f, .lr_final_frac = 0.1f,
                        .weight_decay = 0.1f, .grad_clip = 1.0f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
                        .eval_every = 100, .eval_batches = 20, .sample_every = 0, .sample_tokens = 64,
-                       .ckpt_every = 500, .keep = 3, .seed = 1337, .on_nonfinite = "skip"};
-    int threads = 0, vocab = 0;
+                       .ckpt_every = 500, .keep = 3, .seed = 1337, .on_nonfinite = "skip", .device = "cpu"};
+    int threads = 0, vocab = 0, gpus = 1;
     tl_opt opts[] = {
         {"train", 0, TL_OPT_STR, &o.train, "train shards: a prepare output directory, a glob, or a file"},
         {"val", 0, TL_OPT_STR, &o.val, "val shards (default: the --train directory)"},
@@ -41,16 +44,44 @@ int tl_cmd_pretrain(int argc, char **argv) {
         {"on-nonfinite", 0, TL_OPT_STR, &o.on_nonfinite, "non-finite loss/gradients: skip the update (stop after 10 in a row) or stop"},
         {"threads", 't', TL_OPT_INT, &threads, "CPU threads (0: all cores)"},
         {"vocab", 0, TL_OPT_INT, &vocab, "vocabulary size when the shards have no meta.json (default 50257)"},
+        {"device", 0, TL_OPT_STR, &o.device, "cpu (fp32) or cuda (bf16 on NVIDIA GPUs, fp32 master weights)"},
+        {"gpus", 0, TL_OPT_INT, &gpus, "cuda: data parallel over this many GPUs, one process each (NCCL)"},
+        {"recompute", 0, TL_OPT_FLAG, &o.recompute, "cuda: recompute GELU outputs in the backward (less memory)"},
     };
     tl_cmd cmd = {"pretrain", "tinyllm pretrain --train DIR [options]",
-                  "Trains a GPT-2 (fp32, CPU, multi-threaded) with AdamW on a cosine schedule. Writes checkpoints\n"
-                  "and metrics.jsonl to --out; --resume continues bit-exactly from the newest checkpoint.\n\n"
-                  "example: tinyllm pretrain --train data/tiny --model 4x4x128 --seq-len 128 --steps 500 -o runs/tiny",
+                  "Trains a GPT-2 (fp32 on the CPU, or bf16 on NVIDIA GPUs with --device cuda) with AdamW on a\n"
+                  "cosine schedule. Writes checkpoints and metrics.jsonl to --out (the same files on either device);\n"
+                  "--resume continues bit-exactly from the newest checkpoint.\n\n"
+                  "example: tinyllm pretrain --train data/tiny --model 4x4x128 --seq-len 128 --steps 500 -o runs/tiny\n"
+                  "         tinyllm pretrain --train data/web --device cuda --model 124M --seq-len 1024 --batch-size 64 \\\n"
+                  "                          --total-batch 524288 --steps 10000 -o runs/124M",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[1];
     int npos, r = tl_cli_parse(&cmd, argc, argv, pos, 0, &npos);
     if (r >= 0) return r;
     tl_err e;
+    if (strcmp(o.device, "cpu") && strcmp(o.device, "cuda")) {
+        tl_errf(&e, "pretrain: --device must be cpu or cuda, not '%s'", o.device);
+        return tl_cli_fail(&e);
+    }
+    if (gpus < 1 || (gpus > 1 && strcmp(o.device, "cuda"))) {
+        tl_errf(&e, "pretrain: --gpus %d needs --device cuda and a count >= 1", gpus);
+        return tl_cli_fail(&e);
+    }
+#ifdef TL_HAVE_CUDA
+    const char *id_file = NULL;
+    if (tl_cuda_rank_env(&o.rank, &o.world, &id_file)) {
+        o.nccl_id = id_file; /* a rank started by the launch below */
+    } else if (gpus > 1) {
+        if (tl_cuda_launch(gpus, argv - 1, &e)) return tl_cli_fail(&e); /* argv - 1: the program's own argv */
+        return 0;
+    }
+#else
+    if (gpus > 1) {
+        tl_errf(&e, "pretrain: --gpus needs a build with CUDA");
+        return tl_cli_fail(&e);
+    }
+#endif
     if (!o.train) {
         tl_errf(&e, "pretrain: --train is required (a directory made by 'tinyllm prepare')");
         return tl_cli_fail(&e);

@@ -15,6 +15,7 @@ int tl_cmd_quantize(int argc, char **argv);
 int tl_cmd_run(int argc, char **argv);
 int tl_cmd_classify(int argc, char **argv);
 int tl_cmd_bench(int argc, char **argv);
+int tl_cmd_serve(int argc, char **argv);
 int tl_cmd_demo(int argc, char **argv);
 
 #endif

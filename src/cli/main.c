@@ -23,6 +23,7 @@ static const struct {
     {"run", tl_cmd_run, "generate text from a GGUF model (or a checkpoint) on the CPU runtime"},
     {"classify", tl_cmd_classify, "label sensor inputs with a task model: best label and probabilities"},
     {"bench", tl_cmd_bench, "prompt-processing and generation speed (pp/tg tokens per second), like llama-bench"},
+    {"serve", tl_cmd_serve, "an OpenAI-compatible HTTP server (llama-server's API) with a web page, on the CPU runtime"},
 };
 
 static void usage(FILE *f) {

@@ -15,6 +15,9 @@
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/generate.h"
+#ifdef TL_HAVE_CUDA
+#include "cuda/gpt2_cuda.h"
+#endif
 
 #define MAX_CONSECUTIVE_SKIPS 10
 
@@ -60,6 +63,8 @@ typedef struct trainer {
     tl_train_state st;
     tl_rng rng;
     tl_jsonl log;
+    struct tl_cuda_gpt2 *gpu; /* device "cuda": the model on the GPU (NULL on the CPU) */
+    double gpu_peak, flops_per_token; /* for the MFU: the device's dense bf16 peak, 6N + 12LCT */
 } trainer;
 
 /* The trainable parameters: the LoRA adapters when present, else the whole model. */
@@ -99,6 +104,14 @@ static int evaluate(trainer *t, double *loss, tl_err *e) {
     double sum = 0;
     for (int i = 0; i < t->eval_batches; i++) {
         tl_loader_next(&t->val);
+#ifdef TL_HAVE_CUDA
+        if (t->gpu) {
+            float l;
+            if (tl_cuda_gpt2_eval(t->gpu, t->val.inputs, t->val.targets, t->o->batch_size, t->o->seq_len, &l, e)) return -1;
+            sum += l;
+            continue;
+        }
+#endif
         if (tl_gpt2_forward(&t->m, t->val.inputs, t->val.targets, t->o->batch_size, t->o->seq_len, e)) return -1;
         sum += t->m.mean_loss;
     }
@@ -150,6 +163,7 @@ static int check_resume_settings(const tl_train_state *st, const tl_train_opts *
 
 /* Fine-tuning: the base (and on resume the newest checkpoint: model, or adapter), batchers. */
 static int open_log(trainer *t, int have_ckpt, tl_err *e) {
+    if (t->o->rank > 0) return 0; /* data parallel: rank 0 writes the log */
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/metrics.jsonl", t->o->out_dir);
     if (have_ckpt && truncate_log(logpath, t->st.step, e)) return -1;
@@ -215,6 +229,44 @@ static int setup_ft(trainer *t, int have_ckpt, const char *latest, tl_err *e) {
     return 0;
 }
 
+/* --device cuda: the GPU model from the host one (new or loaded), after the loaders exist. */
+static int setup_gpu(trainer *t, tl_err *e) {
+    const tl_train_opts *o = t->o;
+#ifdef TL_HAVE_CUDA
+    char msg[256], name[256];
+    int world = o->world > 1 ? o->world : 1;
+    if (o->base) return tl_errf(e, "--device cuda: fine-tuning runs on the CPU only so far");
+    if (!tl_cuda_available(msg, sizeof msg)) return tl_errf(e, "--device cuda: %s", msg);
+    if (t->accum % world)
+        return tl_errf(e, "--total-batch %lld is %d micro-batches of %d x %d, which %d GPUs cannot share evenly", o->total_batch,
+                       t->accum, o->batch_size, o->seq_len, world);
+    uint64_t have = tl_loader_total_tokens(&t->train);
+    if (world > 1 && have < (uint64_t)o->total_batch + 1)
+        return tl_errf(e, "%s: the train split holds %llu tokens, less than one optimizer step of %lld tokens (%d micro-batches "
+                          "of %d x %d per GPU on %d GPUs): add data or lower --total-batch", o->train,
+                       (unsigned long long)have, o->total_batch, t->accum / world, o->batch_size, o->seq_len, world);
+    /* TL_FUSE_GELU (0..3), TL_ATTN_PLAIN, TL_FORCE_NCCL: switches for measurements and fallbacks (docs/cuda.md) */
+    const char *fuse = getenv("TL_FUSE_GELU");
+    tl_cuda_opts co = {.recompute = o->recompute, .fuse_gelu = fuse ? atoi(fuse) : 3, .rank = o->rank, .world = world,
+                       .nccl_id_file = o->nccl_id, .force_nccl = getenv("TL_FORCE_NCCL") != NULL,
+                       .plain_attention = getenv("TL_ATTN_PLAIN") != NULL};
+    if (tl_cuda_gpt2_create(&t->gpu, &t->m, &t->opt, o->batch_size, o->seq_len, &co, e)) return -1;
+    tl_cuda_device_info(name, sizeof name, &t->gpu_peak);
+    const tl_gpt2_config *c = &t->m.cfg;
+    t->flops_per_token = 6.0 * (double)t->m.n_params + 12.0 * c->n_layer * c->n_embd * (double)o->seq_len;
+    fprintf(stderr, "device: %s x %d, %.2f GiB on each for micro-batches of %d x %d%s; attention: %s\n", name, world,
+            (double)tl_cuda_gpt2_memory(t->gpu) / (1 << 30), o->batch_size, o->seq_len,
+            o->recompute ? " (GELU recomputed)" : "",
+            tl_cuda_attention_is_flash(c->n_embd / c->n_head) && !co.plain_attention ? "flash kernels"
+                                                                                      : "plain kernels (slow)");
+    return 0;
+#else
+    (void)t;
+    (void)o;
+    return tl_errf(e, "--device cuda: this tinyllm was built without CUDA (needs nvcc and cuBLAS at configure time)");
+#endif
+}
+
 static int setup(trainer *t, tl_err *e) {
     const tl_train_opts *o = t->o;
     long long bt = o->base ? o->batch_size : (long long)o->batch_size * o->seq_len;
@@ -278,6 +330,7 @@ static int setup(trainer *t, tl_err *e) {
         t->eval_batches = (int)((uint64_t)o->eval_batches < fit ? (uint64_t)o->eval_batches : fit);
         if (t->eval_batches < 1) t->eval_batches = 1;
     }
+    if (o->device && !strcmp(o->device, "cuda") && setup_gpu(t, e)) return -1;
     if (open_log(t, have_ckpt, e)) return -1;
 
     uint64_t tokens = tl_loader_total_tokens(&t->train);
@@ -326,6 +379,51 @@ static int write_merged(trainer *t, tl_err *e) {
     return rc;
 }
 
+/* One step's micro-batches on the GPU (rank r of w takes micro-batches r, r + w, ...; every rank
+ * reads all of them, so the loader positions agree): the mean loss and the global gradient norm. */
+static int gpu_step(trainer *t, double *loss, double *norm, tl_err *e) {
+#ifdef TL_HAVE_CUDA
+    const tl_train_opts *o = t->o;
+    int world = o->world > 1 ? o->world : 1;
+    double sum = 0;
+    tl_cuda_gpt2_zero_grad(t->gpu);
+    for (int a = 0; a < t->accum; a++) {
+        tl_loader_next(&t->train);
+        if (a % world != o->rank) continue;
+        if (tl_cuda_gpt2_train_micro(t->gpu, t->train.inputs, t->train.targets, o->batch_size, o->seq_len,
+                                     1.0f / (float)t->accum, e))
+            return -1;
+    }
+    if (tl_cuda_gpt2_reduce(t->gpu, &sum, norm, e)) return -1;
+    *loss = sum / t->accum;
+    return 0;
+#else
+    (void)t, (void)loss, (void)norm;
+    return tl_errf(e, "no CUDA in this build");
+#endif
+}
+
+/* Clip (the same factor as tl_grad_clip) and AdamW on the GPU. */
+static int gpu_update(trainer *t, double norm, float lr, tl_err *e) {
+#ifdef TL_HAVE_CUDA
+    float max_norm = t->o->grad_clip, k = max_norm > 0 && norm > max_norm ? (float)(max_norm / norm) : 1.0f;
+    return tl_cuda_gpt2_update(t->gpu, &t->opt, lr, k, e);
+#else
+    (void)t, (void)norm, (void)lr;
+    return tl_errf(e, "no CUDA in this build");
+#endif
+}
+
+/* The host copy of the GPU's weights (and moments, for a checkpoint), collective across ranks. */
+static int gpu_download(trainer *t, int with_opt, tl_err *e) {
+#ifdef TL_HAVE_CUDA
+    return tl_cuda_gpt2_download(t->gpu, &t->m, with_opt ? &t->opt : NULL, e);
+#else
+    (void)t, (void)with_opt;
+    return tl_errf(e, "no CUDA in this build");
+#endif
+}
+
 static int train_loop(trainer *t, tl_err *e) {
     const tl_train_opts *o = t->o;
     uint64_t start_step = t->st.step;
@@ -340,11 +438,12 @@ static int train_loop(trainer *t, tl_err *e) {
         if (o->base && keep_best(t, val_loss, e)) return -1;
     }
     while (t->st.step < (uint64_t)o->steps) {
-        double t0 = tl_now(), loss = 0;
+        double t0 = tl_now(), loss = 0, norm = 0;
         uint64_t real0 = t->ft.real;
-        tl_gpt2_zero_grad(&t->m);
+        if (t->gpu && gpu_step(t, &loss, &norm, e)) return -1;
+        if (!t->gpu) tl_gpt2_zero_grad(&t->m);
         if (t->m.lora) tl_lora_zero_grad(&t->lora);
-        for (int a = 0; a < t->accum; a++) {
+        for (int a = 0; !t->gpu && a < t->accum; a++) {
             if (o->base) {
                 tl_batcher_next(&t->ft);
                 if (t->m.lora) {
@@ -359,9 +458,11 @@ static int train_loop(trainer *t, tl_err *e) {
             if (tl_gpt2_backward(&t->m, 1.0f / (float)t->accum, e)) return -1;
             loss += t->m.mean_loss;
         }
-        loss /= t->accum;
         trainable tr = trainable_of(t);
-        double norm = tl_grad_norm(tr.grads, tr.n);
+        if (!t->gpu) {
+            loss /= t->accum;
+            norm = tl_grad_norm(tr.grads, tr.n);
+        }
         int step = (int)t->st.step; /* 0-based index of this update */
         float lr = tl_lr_cosine(step, o->warmup, o->steps, o->lr, o->lr_final_frac);
         t->st.step++;
@@ -377,14 +478,23 @@ static int train_loop(trainer *t, tl_err *e) {
                 return tl_errf(e, "step %d: %d consecutive non-finite steps; stopping (lower --lr?)", step + 1, consecutive_skips);
         } else {
             consecutive_skips = 0;
-            tl_grad_clip(tr.grads, tr.n, norm, o->grad_clip);
-            tl_adamw_update(&t->opt, tr.params, tr.grads, tr.tensors, tr.n_tensors, lr);
+            if (t->gpu) {
+                if (gpu_update(t, norm, lr, e)) return -1;
+            } else {
+                tl_grad_clip(tr.grads, tr.n, norm, o->grad_clip);
+                tl_adamw_update(&t->opt, tr.params, tr.grads, tr.tensors, tr.n_tensors, lr);
+            }
             tl_jsonl_write(&t->log, "\"type\":\"train\",\"step\":%llu,\"loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f",
                            (unsigned long long)t->st.step, loss, (double)lr, norm);
         }
         double dt = tl_now() - t0, tok_s = (double)(o->base ? t->ft.real - real0 : (uint64_t)o->total_batch) / dt;
-        tl_jsonl_write(&t->log, "\"type\":\"perf\",\"step\":%llu,\"ms\":%.1f,\"tok_s\":%.1f", (unsigned long long)t->st.step,
-                       dt * 1e3, tok_s);
+        double mfu = t->gpu_peak > 0 ? tok_s * t->flops_per_token / t->gpu_peak : 0;
+        if (t->gpu_peak > 0)
+            tl_jsonl_write(&t->log, "\"type\":\"perf\",\"step\":%llu,\"ms\":%.1f,\"tok_s\":%.1f,\"mfu\":%.4f",
+                           (unsigned long long)t->st.step, dt * 1e3, tok_s, mfu);
+        else
+            tl_jsonl_write(&t->log, "\"type\":\"perf\",\"step\":%llu,\"ms\":%.1f,\"tok_s\":%.1f", (unsigned long long)t->st.step,
+                           dt * 1e3, tok_s);
         int last = t->st.step == (uint64_t)o->steps;
         if (t->have_val && (last || t->st.step % (uint64_t)o->eval_every == 0)) {
             if (evaluate(t, &val_loss, e)) return -1;
@@ -401,12 +511,14 @@ static int train_loop(trainer *t, tl_err *e) {
         }
         char extra[160];
         snprintf(extra, sizeof extra, "loss %.4f | val %.4f | %.0f tok/s", loss, val_loss, tok_s);
+        if (t->gpu_peak > 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " | MFU %.1f%%", 100 * mfu);
         if (last) tl_progress_end(&prog, t->st.step - start_step, extra);
         else tl_progress_update(&prog, t->st.step - start_step, extra);
-        if (o->bpe && !o->base && o->sample_every > 0 && (last || t->st.step % (uint64_t)o->sample_every == 0) && sample(t, e)) return -1;
-        if (last || (o->ckpt_every > 0 && t->st.step % (uint64_t)o->ckpt_every == 0)) {
-            if (save(t, e)) return -1;
-        }
+        int want_sample = o->bpe && !o->base && o->sample_every > 0 && (last || t->st.step % (uint64_t)o->sample_every == 0);
+        int want_save = last || (o->ckpt_every > 0 && t->st.step % (uint64_t)o->ckpt_every == 0);
+        if (t->gpu && (want_sample || want_save) && gpu_download(t, want_save, e)) return -1;
+        if (want_sample && o->rank == 0 && sample(t, e)) return -1;
+        if (want_save && o->rank == 0 && save(t, e)) return -1;
         if (last) break;
     }
     return 0;
@@ -433,5 +545,8 @@ int tl_train(const tl_train_opts *o, tl_err *e) {
     tl_lora_free(&t.lora);
     tl_adamw_free(&t.opt);
     tl_gpt2_free(&t.m);
+#ifdef TL_HAVE_CUDA
+    tl_cuda_gpt2_free(t.gpu);
+#endif
     return rc;
 }

@@ -12,7 +12,12 @@
  * object per line: {"type":"train","step","loss","lr","grad_norm"}, {"type":"val","step",
  * "val_loss"}, {"type":"perf","step","ms","tok_s"}, {"type":"sample","step","text"},
  * {"type":"skip","step","reason"}. train/val lines are deterministic: a resumed run's log is
- * byte-identical to an uninterrupted one (perf lines carry timings and differ). */
+ * byte-identical to an uninterrupted one (perf lines carry timings and differ; on a GPU they also
+ * carry "mfu", the model FLOPs utilisation against the device's dense bf16 peak).
+ *
+ * With device "cuda" the model lives on the GPU (cuda/gpt2_cuda.h) and the host copy is refreshed
+ * only for checkpoints and samples; checkpoints are the same files on either device. With world > 1
+ * each rank takes every world-th micro-batch of the step, rank 0 alone writes files and output. */
 #ifndef TL_TRAIN_TRAINER_H
 #define TL_TRAIN_TRAINER_H
 
@@ -42,6 +47,11 @@ typedef struct tl_train_opts {
     const tl_lora_config *lora;           /* NULL: full fine-tuning */
     int patience;              /* evals without a better val loss before stopping; 0: never */
     int merge;                 /* LoRA: also write merged.safetensors */
+    /* device (pretraining): NULL or "cpu", or "cuda" (src/cuda: bf16, fp32 master weights) */
+    const char *device;
+    int recompute;             /* cuda: recompute GELU outputs in the backward (less memory) */
+    int rank, world;           /* cuda data parallel: this process's rank of `world` (tl_cuda_launch) */
+    const char *nccl_id;       /* cuda, world > 1: the file the ranks exchange NCCL's id through */
 } tl_train_opts;
 
 int tl_train(const tl_train_opts *o, tl_err *e);

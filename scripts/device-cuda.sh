@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The GPU trainer's checks and benchmark in one call on a GPU machine (the device tool's `run`):
+#   1. environment; the device's nvcc compiles src/cuda (sm_90);
+#   2. kernel and whole-model checks against the CPU model (test_cuda); a failing flash-attention
+#      or fused-GELU check switches the runs below to the plain kernels (TL_ATTN_PLAIN, TL_FUSE_GELU);
+#   3. CPU (fp32) vs GPU (bf16) loss curves over 200 steps, a second GPU run (bit-identical?), the
+#      data-parallel code path with one rank, checkpoints crossing devices (CPU step 100 resumed on
+#      the GPU, and the reverse);
+#   4. end-to-end throughput against PyTorch (bench/cuda/bench_gpu.sh) in the same run;
+#   5. kernel timings: attention against PyTorch's SDPA, GELU fused or not.
+# usage, from the repository root:  [STAGES="tests curves bench kernels"] [BENCH_PRESETS="124M 30M"] \
+#                                   scripts/device-cuda.sh BIN_DIR DATA_DIR
+#   BIN_DIR holds tinyllm, test_cuda, bench_cuda (and lib/ with libraries the machine may lack);
+#   DATA_DIR a `tinyllm prepare` output for the loss curves. Logs and a summary go to $OUT.
+# Every stage has a time limit; nothing waits on a process it did not start by its id.
+set -uo pipefail
+BIN=$(cd "${1:?BIN_DIR}" && pwd); DATA=$(cd "${2:?DATA_DIR}" && pwd)
+OUT=${OUT:-$PWD/device-out}; mkdir -p "$OUT"
+export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
+S=$(date +%s)
+SUM="$OUT/summary.txt"; : > "$SUM"
+section() { echo; echo "== $* (t+$(($(date +%s) - S))s)"; }
+STAGES=" ${STAGES:-tests curves bench kernels} "
+stage() { [[ "$STAGES" == *" $1 "* ]]; }
+
+main() {
+section environment
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm,power.limit --format=csv
+nvcc --version | tail -1
+echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+libdirs=$BIN/lib
+for lib in libcublasLt.so.13 libnccl.so.2; do
+  d=$(find /usr/local /opt /usr/lib -name "$lib" 2>/dev/null | head -1)
+  [ -n "$d" ] && libdirs=$libdirs:$(dirname "$d")
+done
+export LD_LIBRARY_PATH=$libdirs:${LD_LIBRARY_PATH:-}
+ldd "$BIN/tinyllm" | grep -E "not found|cublas|nccl"
+
+# the device's own nvcc on every kernel file, in the background
+mkdir -p /tmp/nvcc-check
+pids=()
+for f in src/cuda/*.cu; do
+  timeout 120 nvcc -arch=sm_90 -O3 -std=c++17 -Isrc -Iinclude -c "$f" -o "/tmp/nvcc-check/$(basename "$f").o" \
+    > "/tmp/nvcc-check/$(basename "$f").log" 2>&1 &
+  pids+=($!)
+done
+
+if stage tests; then
+section "kernel and model checks (test_cuda)"
+timeout 150 "$BIN/test_cuda" > "$OUT/test_cuda.log" 2>&1
+rc=$?
+cat "$OUT/test_cuda.log"
+echo "test_cuda exit $rc" | tee -a "$SUM"
+grep -E "FAIL|checks," "$OUT/test_cuda.log" | tee -a "$SUM"
+if [ $rc -ne 0 ] && grep -qE "attention (forward|backward).*flash.*FAIL" "$OUT/test_cuda.log"; then
+  export TL_ATTN_PLAIN=1; echo "flash attention failed its check: the runs below use the plain kernels" | tee -a "$SUM"
+fi
+if [ $rc -ne 0 ] && grep -qE "GELU.*fused.*FAIL" "$OUT/test_cuda.log"; then
+  export TL_FUSE_GELU=0; echo "fused GELU failed its check: the runs below use the separate kernels" | tee -a "$SUM"
+fi
+n=0; for p in "${pids[@]}"; do wait "$p" && n=$((n + 1)); done
+echo "device nvcc: $n of ${#pids[@]} kernel files compiled for sm_90" | tee -a "$SUM"
+fi
+
+if stage curves; then
+section "loss curves: CPU fp32 vs GPU bf16, 200 steps"
+R=/tmp/curves; rm -rf $R; mkdir -p $R
+common=(--train "$DATA" --model 4x2x128 --seq-len 128 --batch-size 8 --total-batch 2048 --steps 200 --lr 2e-3 --warmup 20
+        --eval-every 25 --eval-batches 8 --ckpt-every 100 --keep 5 --seed 42)
+( timeout 240 "$BIN/tinyllm" pretrain "${common[@]}" --device cpu -t 12 -o $R/cpu > $R/cpu.log 2>&1; echo "cpu exit $?" >> $R/cpu.log ) &
+cpu_pid=$!
+timeout 90 "$BIN/tinyllm" pretrain "${common[@]}" --device cuda -o $R/gpu1 > $R/gpu1.log 2>&1; echo "gpu1 exit $?"
+grep -E "^device:|train: 200" $R/gpu1.log; tail -2 $R/gpu1.log
+timeout 90 "$BIN/tinyllm" pretrain "${common[@]}" --device cuda -o $R/gpu2 > $R/gpu2.log 2>&1; echo "gpu2 exit $?"
+TL_FORCE_NCCL=1 timeout 90 "$BIN/tinyllm" pretrain "${common[@]}" --device cuda -o $R/gpunccl > $R/gpunccl.log 2>&1
+echo "gpunccl exit $?"; tail -1 $R/gpunccl.log
+cp -r $R/gpu1 $R/gpu2cpu && rm -f $R/gpu2cpu/step_00000200.safetensors && echo step_00000100.safetensors > $R/gpu2cpu/latest
+( timeout 200 "$BIN/tinyllm" pretrain "${common[@]}" --device cpu -t 3 --resume -o $R/gpu2cpu > $R/gpu2cpu.log 2>&1
+  echo "gpu2cpu exit $?" >> $R/gpu2cpu.log ) &
+g2c_pid=$!
+wait $cpu_pid; tail -2 $R/cpu.log
+cp -r $R/cpu $R/cpu2gpu && rm -f $R/cpu2gpu/step_00000200.safetensors && echo step_00000100.safetensors > $R/cpu2gpu/latest
+timeout 90 "$BIN/tinyllm" pretrain "${common[@]}" --device cuda --resume -o $R/cpu2gpu > $R/cpu2gpu.log 2>&1; echo "cpu2gpu exit $?"
+wait $g2c_pid; tail -2 $R/gpu2cpu.log
+{
+  python3 tests/cuda/compare_curves.py $R/cpu/metrics.jsonl $R/gpu1/metrics.jsonl --same $R/gpu2/metrics.jsonl --label "cpu-vs-gpu"
+  python3 tests/cuda/compare_curves.py $R/cpu/metrics.jsonl $R/gpu1/metrics.jsonl --same $R/gpunccl/metrics.jsonl --label "nccl path (1 rank)"
+  python3 tests/cuda/compare_curves.py $R/cpu/metrics.jsonl $R/cpu2gpu/metrics.jsonl --from 101 --label "cpu ckpt@100 resumed on gpu"
+  python3 tests/cuda/compare_curves.py $R/gpu1/metrics.jsonl $R/gpu2cpu/metrics.jsonl --from 101 --label "gpu ckpt@100 resumed on cpu"
+} 2>&1 | tee -a "$SUM"
+tar czf "$OUT/curves.tar.gz" -C $R cpu/metrics.jsonl gpu1/metrics.jsonl gpu2/metrics.jsonl gpunccl/metrics.jsonl \
+  cpu2gpu/metrics.jsonl gpu2cpu/metrics.jsonl cpu.log gpu1.log gpunccl.log cpu2gpu.log gpu2cpu.log 2>/dev/null
+fi
+
+if stage bench; then
+section "throughput: tinyllm vs PyTorch, T=1024, B=64, total batch 524288"
+BENCH_STEPS=8 BENCH_TORCH_STEPS=7 timeout 330 bench/cuda/bench_gpu.sh "$BIN/tinyllm" /tmp/bench ${BENCH_PRESETS:-124M 30M} 2>&1 | tee -a "$SUM"
+tar czf "$OUT/bench.tar.gz" -C /tmp/bench . 2>/dev/null
+fi
+
+if stage kernels; then
+section "kernel timings: attention vs PyTorch SDPA, GELU fused or not"
+timeout 30 "$BIN/bench_cuda" attn 64 12 1024 64 2>&1 | tee -a "$SUM"
+timeout 40 python3 bench/cuda/torch_gpt2.py attn 64 12 1024 64 2>&1 | tee -a "$SUM"
+timeout 30 "$BIN/bench_cuda" mlp 65536 768 2>&1 | tee -a "$SUM"
+fi
+section done
+}
+
+main 2>&1 | tee "$OUT/device.log"
+echo "===== summary"; cat "$SUM"
