@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps demo test asan bench clean
+.PHONY: all deps demo test asan bench arm64 clean
 
 all: deps $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -29,5 +29,14 @@ asan: deps
 bench: all
 	bench/run $(BUILD)
 
+# A static 64-bit ARM tinyllm (build-arm64/tinyllm, for a Raspberry Pi) and the runtime's tests on
+# it under qemu, for the plain and the dot-product NEON kernels.
+arm64:
+	@scripts/install-deps --arm64
+	@cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
+	       -DTL_NATIVE=OFF -DTL_STATIC=ON -DTL_CUDA=OFF >/dev/null
+	@cmake --build build-arm64 -j $(JOBS) --target tinyllm test_kernels test_quant test_runtime bench_models
+	scripts/test-arm64 build-arm64
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-arm64

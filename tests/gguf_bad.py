@@ -41,6 +41,7 @@ cases = {
     "dim_overflow": (gguf(A, [tinfo(b"a", [1 << 30, 1 << 30, 1 << 30], 0, 0)]), "is zero or makes the element count overflow"),
     "ggml_type": (gguf(A, [tinfo(b"a", [4], 77, 0)]), "ggml type 77 is unknown"),
     "q8_ragged": (gguf(A, [tinfo(b"a", [31], 8, 0)]), "ggml type 8 is unknown or its rows"),
+    "q6_k": (gguf(A, [tinfo(b"a", [256], 14, 0)]), "is q6_K (ggml type 14), which tinyllm does not read"),
     "misaligned": (gguf(A, [tinfo(b"a", [4], 0, 4)]), "is not a multiple of the alignment"),
     "past_end": (gguf(A, [tinfo(b"a", [1024], 0, 0)]), "run past the end of the file"),
     "offset_huge": (gguf(A, [tinfo(b"a", [4], 0, 1 << 62)]), "run past the end of the file"),

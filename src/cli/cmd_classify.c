@@ -27,7 +27,7 @@ static int split_labels(char *s, const char **out, int max) {
 int tl_cmd_classify(int argc, char **argv) {
     const char *model = NULL, *file = NULL, *labels_opt = NULL, *task = NULL, *tokenizer = "gpt2", *kernels = NULL;
     const char *suffix = "\n\n### End";
-    int threads = 0, json = 0, raw = 0;
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), json = 0, raw = 0;
     tl_opt_list inputs = {0};
     tl_opt opts[] = {
         {"model", 'm', TL_OPT_STR, &model, "GGUF file exported with --task (or a checkpoint with --task)"},
@@ -36,7 +36,7 @@ int tl_cmd_classify(int argc, char **argv) {
         {"labels", 0, TL_OPT_STR, &labels_opt, "comma-separated labels (default: the model's task labels)"},
         {"raw", 0, TL_OPT_FLAG, &raw, "inputs are whole prompts: no task template around them"},
         {"suffix", 0, TL_OPT_STR, &suffix, "text scored after each label (the template's end marker)"},
-        {"threads", 't', TL_OPT_INT, &threads, "CPU threads (0: all cores)"},
+        {"threads", 't', TL_OPT_INT, &threads, "CPU threads (default: all cores)"},
         {"json", 0, TL_OPT_FLAG, &json, "one JSON object per input on stdout"},
         {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, neon, neon-dot"},
         {"task", 0, TL_OPT_STR, &task, "checkpoints only: the task spec to classify with"},
@@ -56,11 +56,10 @@ int tl_cmd_classify(int argc, char **argv) {
         tl_errf(&e, "classify: -m MODEL and at least one -i INPUT or -f FILE are required");
         return tl_cli_fail(&e);
     }
-    if (threads < 0) {
-        tl_errf(&e, "classify: --threads must be >= 0");
+    if (threads < 1) {
+        tl_errf(&e, "classify: --threads must be >= 1");
         return tl_cli_fail(&e);
     }
-    if (threads == 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (!json) tl_opts_print(&cmd, stderr);
     tl_model *m = NULL;
     tl_ctx *c = NULL;
@@ -103,6 +102,7 @@ int tl_cmd_classify(int argc, char **argv) {
         const char *input = i < inputs.n ? inputs.v[i] : line;
         if (!input) break;
         if (i >= inputs.n) line = strtok_r(NULL, "\n", &save); /* the file's next line, for the next round */
+        if (tl_cli_check_utf8(input, strlen(input), i < inputs.n ? "an -i input" : file, &e)) goto done;
         free(prompt);
         prompt = raw ? strdup(input) : tl_task_prompt_for(m, input, &e);
         if (!prompt) goto done;

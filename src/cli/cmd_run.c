@@ -33,7 +33,7 @@ static int read_prompt(const char *path, tl_buf *b, tl_err *e) {
 
 int tl_cmd_run(int argc, char **argv) {
     const char *model = NULL, *prompt = "", *file = NULL, *tokenizer = "gpt2", *kernels = NULL;
-    int n = -1, ctx = 0, threads = 0, top_k = 40, last_n = 64;
+    int n = -1, ctx = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), top_k = 40, last_n = 64;
     float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, penalty = 1.0f;
     long long seed = -1;
     tl_opt_list stops = {0};
@@ -43,7 +43,7 @@ int tl_cmd_run(int argc, char **argv) {
         {"file", 'f', TL_OPT_STR, &file, "read the prompt from this file"},
         {"n-predict", 'n', TL_OPT_INT, &n, "tokens to generate (-1: until <|endoftext|> or the context is full)"},
         {"ctx-size", 'c', TL_OPT_INT, &ctx, "context size (0: the model's)"},
-        {"threads", 't', TL_OPT_INT, &threads, "CPU threads (0: all cores)"},
+        {"threads", 't', TL_OPT_INT, &threads, "CPU threads (default: all cores)"},
         {"seed", 's', TL_OPT_I64, &seed, "sampling seed (-1: from the clock; printed)"},
         {"temp", 0, TL_OPT_FLOAT, &temp, "temperature (0: greedy)"},
         {"top-k", 0, TL_OPT_INT, &top_k, "keep the k most likely tokens (0: off)"},
@@ -68,11 +68,10 @@ int tl_cmd_run(int argc, char **argv) {
         tl_errf(&e, "run: -m MODEL is required");
         return tl_cli_fail(&e);
     }
-    if (threads < 0 || n < -1) {
-        tl_errf(&e, "run: %s", threads < 0 ? "--threads must be >= 0" : "--n-predict must be >= -1");
+    if (threads < 1 || n < -1) {
+        tl_errf(&e, "run: %s", threads < 1 ? "--threads must be >= 1" : "--n-predict must be >= -1");
         return tl_cli_fail(&e);
     }
-    if (threads == 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (seed < 0) seed = (long long)time(NULL);
     tl_opts_print(&cmd, stderr);
     tl_buf text = {0};
@@ -81,6 +80,7 @@ int tl_cmd_run(int argc, char **argv) {
     int rc = 1;
     if (file && read_prompt(file, &text, &e)) goto done;
     if (file) prompt = text.p;
+    if (tl_cli_check_utf8(prompt, strlen(prompt), file ? file : "the prompt", &e)) goto done;
     if (tl_cli_model_open(&m, model, NULL, tokenizer, NULL, ctx, &e) || tl_ctx_init_kernels(&c, m, ctx, threads, kernels, &e))
         goto done;
     const tl_model_info *in = tl_model_get_info(m);

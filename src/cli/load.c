@@ -7,7 +7,18 @@
 #include <unistd.h>
 
 #include "formats/gguf_model.h"
+#include "tokenizer/unicode.h"
 #include "train/eval.h"
+
+int tl_cli_check_utf8(const char *s, size_t n, const char *what, tl_err *e) {
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        int k = tl_utf8_next((const unsigned char *)s + i, n - i, &cp);
+        if (cp < 0) return tl_errf(e, "%s: not valid UTF-8 at byte %zu (0x%02x): give text in UTF-8", what, i, (unsigned char)s[i]);
+        i += (size_t)k;
+    }
+    return 0;
+}
 
 int tl_cli_is_gguf(const char *path) {
     FILE *f = fopen(path, "rb");

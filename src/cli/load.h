@@ -13,6 +13,9 @@
  * available memory is less. */
 int tl_cli_model_open(tl_model **out, const char *path, const char *adapter, const char *tokenizer, const char *task,
                       int n_ctx, tl_err *e);
+/* Prompts are text: an error naming `what` and the byte offset of the first invalid UTF-8 sequence
+ * (the tokenizer would take any bytes, but such a prompt is almost always a wrong file or encoding). */
+int tl_cli_check_utf8(const char *s, size_t n, const char *what, tl_err *e);
 /* 1 when the file starts with GGUF's magic. */
 int tl_cli_is_gguf(const char *path);
 

@@ -4,6 +4,16 @@
 
 #include "cli/commands.h"
 
+#ifdef TL_NO_SERVE
+static int no_serve(int argc, char **argv) {
+    (void)argc, (void)argv;
+    fprintf(stderr, "tinyllm: serve: this build has no HTTP server (a static build, TL_STATIC: Debian's libmicrohttpd needs "
+                    "GnuTLS, which has no static library); build with TL_SERVE=ON and libmicrohttpd installed\n");
+    return 1;
+}
+#define tl_cmd_serve no_serve
+#endif
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);

@@ -116,6 +116,14 @@ static int read_tensor(cursor *c, tl_gguf_tensor *t, uint64_t i) {
     }
     if (get_u32(c, &t->type, what) || get_u64(c, &t->offset, what)) return -1;
     uint64_t rb = tl_ggml_row_bytes(t->type, t->ne[0]);
+    /* ggml's other types by number, for a message a user can act on (tinyllm reads none of them) */
+    static const char *const other[] = {[3] = "q4_1", [6] = "q5_0", [7] = "q5_1", [9] = "q8_1", [10] = "q2_K",
+                                        [11] = "q3_K", [12] = "q4_K", [13] = "q5_K", [14] = "q6_K", [15] = "q8_K",
+                                        [30] = "bf16"};
+    if (!rb && t->type < sizeof other / sizeof *other && other[t->type])
+        return tl_errf(c->e, "%s: tensor '%.*s' is %s (ggml type %u), which tinyllm does not read (f32, f16, q8_0, q4_0): "
+                             "quantize the f16/f32 file with tinyllm quantize, or llama-quantize to q8_0/q4_0",
+                       c->path, (int)t->name.n, t->name.p, other[t->type], t->type);
     if (!rb) return tl_errf(c->e, "%s: tensor '%.*s': ggml type %u is unknown or its rows do not fit its blocks", c->path,
                             (int)t->name.n, t->name.p, t->type);
     t->nbytes = rb * (count / t->ne[0]);
