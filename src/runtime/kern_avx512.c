@@ -10,25 +10,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#include "quant/quant.h"
-#include "runtime/kernels.h"
-
-#define RMAX 4 /* weight rows per tile, at most */
-
-/* rows r..r+R-1 of w, the ones past r1 repeating the last (computed, never stored) */
-static inline void tile_rows(const tl_wmat *w, int r, int r1, int R, const unsigned char *rows[RMAX], const uint16_t *d[RMAX]) {
-    int nb = w->cols / TL_QK;
-    for (int i = 0; i < R; i++) {
-        int rr = r + i < r1 ? r + i : r1 - 1;
-        rows[i] = (const unsigned char *)w->data + (size_t)rr * w->row_bytes;
-        if (d) d[i] = w->d + (size_t)rr * (size_t)nb;
-    }
-}
-
-static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
-    for (int i = 0; i < R && r + i < r1; i++)
-            for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
-}
+#include "runtime/kern_tile.h"
 
 /* 64 weights of 2 blocks as signed bytes in block order: Q8_0 as stored; Q4_0 unpacked from the
  * 32 nibble bytes (low nibbles are a block's weights 0..15, high 16..31) minus 8. With `two` 0
@@ -145,8 +127,6 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
         for (int j = 0; j < TT; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-#define DR 4    /* decode: rows per step (124M q4_0 tg: 1 row 99 tok/s, 2 rows 146) */
-#define PF 4096 /* decode: bytes ahead that are asked for before use (124M q8_0 tg: none 87 tok/s, 4 KB 131) */
 #define MAX_KS 256 /* decode tables: 2-block steps of the longest row (K <= 16384), else the tile path */
 
 /* Decode of integer rows with the token's side prepared once per call: per 2-block step its bytes
@@ -172,8 +152,7 @@ static void qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const flo
     const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i quart = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
     for (int r = r0; r < r1; r += DR) {
-        const char *pf = (const char *)w->data + (size_t)r * w->row_bytes + PF, *end = (const char *)w->data + (size_t)r1 * w->row_bytes;
-        for (size_t o = 0; o < DR * w->row_bytes && pf + o < end; o += 64) __builtin_prefetch(pf + o);
+        prefetch_ahead(w, r, r1, DR);
         const unsigned char *wr[DR];
         const uint16_t *dw[DR];
         tile_rows(w, r, r1, DR, wr, dw);
@@ -230,34 +209,9 @@ static void quantize(const float *x, int K, int8_t *q, float *d) {
     }
 }
 
-static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
-    int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
-    float acc[RMAX][4];
-    if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
-        if (q && w->cols / 64 < MAX_KS) {
-            qdecode(w, r0, r1, a, bias, y);
-            return;
-        }
-        for (int r = r0; r < r1; r += DR) {
-            {
-                const char *p = (const char *)w->data + (size_t)r * w->row_bytes + PF, *end = (const char *)w->data + (size_t)r1 * w->row_bytes;
-                for (size_t o = 0; o < DR * w->row_bytes && p + o < end; o += 64) __builtin_prefetch(p + o);
-            }
-            if (q) qtile(w, r, r1, DR, a, 0, 1, acc);
-            else ftile(w, r, r1, DR, a, 0, 1, acc);
-            store(acc, DR, 1, r, r1, 0, 1, bias, y, ldy);
-        }
-        return;
-    }
-    /* prefill: a tile's rows stay in L1 while the chunk's tokens stream past them from L2 */
-    int TT = 4;
-    for (int r = r0; r < r1; r += RMAX)
-        for (int t = 0; t < a->T; t += TT) {
-            if (q) qtile(w, r, r1, RMAX, a, t, 4, acc);
-            else ftile(w, r, r1, RMAX, a, t, 4, acc);
-            store(acc, RMAX, TT, r, r1, t, a->T, bias, y, ldy);
-        }
-}
+#define KERN_QTT 4
+#define KERN_QDECODE(w, r0, r1, a, bias, y) ((w)->cols / 64 < MAX_KS ? (qdecode(w, r0, r1, a, bias, y), 1) : 0)
+#include "runtime/kern_drive.h"
 
 const tl_kernels tl_kernels_avx512 = {"avx512", quantize, matmul};
 #endif

@@ -8,24 +8,7 @@
  * signed byte pairs into 4 int32 lanes, exactly; each block's lanes are then scaled by d_w * d_x. */
 #include <arm_neon.h>
 
-#include "quant/quant.h"
-#include "runtime/kernels.h"
-
-#define RMAX 4 /* weight rows per tile, at most */
-
-static inline void tile_rows(const tl_wmat *w, int r, int r1, int R, const unsigned char *rows[RMAX], const uint16_t *d[RMAX]) {
-    int nb = w->cols / TL_QK;
-    for (int i = 0; i < R; i++) {
-        int rr = r + i < r1 ? r + i : r1 - 1; /* rows past r1 repeat the last: computed, never stored */
-        rows[i] = (const unsigned char *)w->data + (size_t)rr * w->row_bytes;
-        if (d) d[i] = w->d + (size_t)rr * (size_t)nb;
-    }
-}
-
-static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
-    for (int i = 0; i < R && r + i < r1; i++)
-            for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
-}
+#include "runtime/kern_tile.h"
 
 static inline float f16(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
 
@@ -135,32 +118,8 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
         }
 }
 
-#define DR 4    /* decode: rows per step */
-#define PF 4096 /* decode: bytes ahead that are asked for before use */
 
-static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
-    int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
-    float acc[RMAX][4];
-    if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
-        for (int r = r0; r < r1; r += DR) {
-            {
-                const char *p = (const char *)w->data + (size_t)r * w->row_bytes + PF, *end = (const char *)w->data + (size_t)r1 * w->row_bytes;
-                for (size_t o = 0; o < DR * w->row_bytes && p + o < end; o += 64) __builtin_prefetch(p + o);
-            }
-            if (q) qtile(w, r, r1, DR, a, 0, 1, acc);
-            else ftile(w, r, r1, DR, a, 0, 1, acc);
-            store(acc, DR, 1, r, r1, 0, 1, bias, y, ldy);
-        }
-        return;
-    }
-    /* prefill: a tile's rows stay in L1 while the chunk's tokens stream past them from L2 */
-    int TT = q ? 2 : 4;
-    for (int r = r0; r < r1; r += RMAX)
-        for (int t = 0; t < a->T; t += TT) {
-            if (q) qtile(w, r, r1, RMAX, a, t, 2, acc);
-            else ftile(w, r, r1, RMAX, a, t, 4, acc);
-            store(acc, RMAX, TT, r, r1, t, a->T, bias, y, ldy);
-        }
-}
+#define KERN_QTT 4
+#include "runtime/kern_drive.h"
 
 const tl_kernels KERN_SET = {KERN_NAME, tl_kern_quantize_ref, matmul};

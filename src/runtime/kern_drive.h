@@ -1,0 +1,27 @@
+/* The matrix-product loop of a SIMD kernel set (kern_tile.h), included after its qtile and ftile;
+ * KERN_QTT is its integer tile's token count for prefill, KERN_QDECODE (optional) a decode path for
+ * integer rows that returns 1 when it took the product. Defines the set's `matmul`. */
+static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
+    int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
+    float acc[RMAX][4];
+    if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
+#ifdef KERN_QDECODE
+        if (q && KERN_QDECODE(w, r0, r1, a, bias, y)) return;
+#endif
+        for (int r = r0; r < r1; r += DR) {
+            prefetch_ahead(w, r, r1, DR);
+            if (q) qtile(w, r, r1, DR, a, 0, 1, acc);
+            else ftile(w, r, r1, DR, a, 0, 1, acc);
+            store(acc, DR, 1, r, r1, 0, 1, bias, y, ldy);
+        }
+        return;
+    }
+    /* prefill: a tile's rows stay in L1 while the chunk's tokens stream past them from L2 */
+    int TT = q ? KERN_QTT : 4;
+    for (int r = r0; r < r1; r += RMAX)
+        for (int t = 0; t < a->T; t += TT) {
+            if (q) qtile(w, r, r1, RMAX, a, t, KERN_QTT, acc);
+            else ftile(w, r, r1, RMAX, a, t, 4, acc);
+            store(acc, RMAX, TT, r, r1, t, a->T, bias, y, ldy);
+        }
+}
