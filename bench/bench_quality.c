@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     }
     printf("| model | type | perplexity | KL vs %s | top-1 = ref |\n|---|---|---|---|---|\n", tl_model_get_info(m[0])->type_name);
     for (int i = 0; i < nm; i++)
-        printf("| %s | %s | %.4f | %.6f | %.2f%% |\n", argv[3 + i], tl_model_get_info(m[i])->type_name, exp(nll[i] / (double)count),
+        printf("| %s | %s | %.4f | %.3g | %.2f%% |\n", argv[3 + i], tl_model_get_info(m[i])->type_name, exp(nll[i] / (double)count),
                kl[i] / (double)count, 100.0 * (double)agree[i] / (double)count);
     printf("(%ld tokens in windows of %d)\n", count, T);
     return 0;

@@ -398,7 +398,14 @@ static int wr64(tl_afile *a, uint64_t v, tl_err *e) { return wr32(a, (uint32_t)v
 static int wrstr(tl_afile *a, const char *s, size_t n, tl_err *e) { return wr64(a, n, e) || wr(a, s, n, e); }
 
 int tl_gguf_write(tl_gguf_writer *w, const char *path, tl_err *e) {
-    const uint32_t align = 32;
+    uint32_t align = 32; /* GGUF's default, or the file's general.alignment (a u32 power of two up to 64) */
+    for (int i = 0; i < w->n_kv; i++)
+        if (!strcmp(w->kv[i].key, "general.alignment")) {
+            const unsigned char *d = w->kv[i].data; /* stored little-endian, like every key */
+            uint32_t v = w->kv[i].type == TL_GGUF_U32 ? (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24 : 0;
+            if (!v || (v & (v - 1)) || v > 64) return tl_errf(e, "%s: general.alignment %u: this writer takes powers of two up to 64", path, v);
+            align = v;
+        }
     tl_afile a;
     if (tl_afile_open(&a, path, e)) return -1;
     int rc = wr32(&a, GGUF_MAGIC, e) || wr32(&a, 3, e) || wr64(&a, (uint64_t)w->n_t, e) || wr64(&a, (uint64_t)w->n_kv, e);

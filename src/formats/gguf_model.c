@@ -32,7 +32,7 @@ int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task
     uint32_t eot = (uint32_t)tl_bpe_eot(bpe);
     rc = rc || tl_gguf_put_str(w, "general.architecture", "gpt2", e) || tl_gguf_put_str(w, "general.name", name, e) ||
          tl_gguf_put_u32(w, "general.file_type", tl_ggml_file_type(type), e) ||
-         tl_gguf_put_u32(w, "general.alignment", 32, e) ||
+         tl_gguf_put_u32(w, "general.alignment", 64, e) /* rows on cache lines */ ||
          tl_gguf_put_u32(w, "gpt2.context_length", (uint32_t)c->n_ctx, e) ||
          tl_gguf_put_u32(w, "gpt2.embedding_length", (uint32_t)c->n_embd, e) ||
          tl_gguf_put_u32(w, "gpt2.feed_forward_length", 4 * (uint32_t)c->n_embd, e) ||

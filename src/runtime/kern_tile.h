@@ -28,10 +28,15 @@ static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t
         for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
 }
 
-/* Asks for rows r..r+n-1 (clipped at r1) PF bytes ahead: decode streams the matrix once, in order. */
+/* Asks for the bytes of rows r..r+n-1 (clipped at r1) a distance ahead: PF, or the n rows' own size
+ * when that is more (wide f32 rows), so they arrive before the next step wants them. Decode
+ * streams each matrix once, in order. (Offsets, not pointers: GCC 12 dropped the loop when it
+ * compared pointers past the rows.) */
 static inline void prefetch_ahead(const tl_wmat *w, int r, int r1, int n) {
-    const char *p = (const char *)w->data + (size_t)r * w->row_bytes + PF, *end = (const char *)w->data + (size_t)r1 * w->row_bytes;
-    for (size_t o = 0; o < (size_t)n * w->row_bytes && p + o < end; o += 64) __builtin_prefetch(p + o);
+    size_t step = (size_t)n * w->row_bytes, dist = step > PF ? step : PF;
+    size_t from = (size_t)r * w->row_bytes + dist, to = from + step, end = (size_t)r1 * w->row_bytes;
+    if (to > end) to = end;
+    for (size_t o = from; o < to; o += 64) __builtin_prefetch((const char *)w->data + o);
 }
 
 #endif
