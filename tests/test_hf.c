@@ -78,7 +78,7 @@ int main(void) {
     tl_err e;
     tl_bpe *bpe;
     CHECK(tl_bpe_load(&bpe, "gpt2", &e) == 0, "%s", e.msg);
-    system("rm -rf t_hf && mkdir -p t_hf");
+    CHECK(system("rm -rf t_hf && mkdir -p t_hf") == 0, "command failed: %s", "rm -rf t_hf && mkdir -p t_hf");
 
     /* ---- a random model, exported, run by PyTorch from the files alone */
     tl_gpt2_config c;
@@ -195,19 +195,20 @@ int main(void) {
             snprintf(cfg, sizeof cfg, "{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_embd\":32,\"n_positions\":64%s%s",
                      !strcmp(hfbad[i].what, "heads") ? ",\"vocab_size\":50257" : ",\"n_head\":2", hfbad[i].config_tail);
         else snprintf(cfg, sizeof cfg, "%s%s", cfg_ok, hfbad[i].config_tail);
-        system("rm -rf t_hf/bad");
+        CHECK(system("rm -rf t_hf/bad") == 0, "command failed: %s", "rm -rf t_hf/bad");
         bad_dir("t_hf/bad", cfg, &good, hfbad[i].drop, hfbad[i].extra, hfbad[i].perturb);
         int rc = tl_hf_import_gpt2("t_hf/bad", bpe, &back, &e);
         CHECK(rc == -1 && strstr(e.msg, hfbad[i].expect), "bad HF dir '%s': got '%s'", hfbad[i].what, rc ? e.msg : "success");
         if (!rc) tl_gpt2_free(&back);
     }
     /* a tied lm_head equal to wte, and the attention-mask buffers of older exports, are accepted */
-    system("rm -rf t_hf/bad");
+    CHECK(system("rm -rf t_hf/bad") == 0, "command failed: %s", "rm -rf t_hf/bad");
     snprintf(cfg, sizeof cfg, "%s}", cfg_ok);
     bad_dir("t_hf/bad", cfg, &good, NULL, "lm_head.weight", 0);
     CHECK(tl_hf_import_gpt2("t_hf/bad", bpe, &back, &e) == 0 && same_params(&m, &back), "tied lm_head: %s", e.msg);
     tl_gpt2_free(&back);
-    system("rm -f t_hf/bad/model.safetensors && touch t_hf/bad/model.safetensors.index.json");
+    const char *shard_cmd = "rm -f t_hf/bad/model.safetensors && touch t_hf/bad/model.safetensors.index.json";
+    CHECK(system(shard_cmd) == 0, "command failed: %s", shard_cmd);
     CHECK(tl_hf_import_gpt2("t_hf/bad", bpe, &back, &e) == -1 && strstr(e.msg, "sharded"), "%s", e.msg);
     tl_st_close(&good);
 
@@ -238,13 +239,13 @@ int main(void) {
     for (size_t i = 0; i < sizeof lbad / sizeof *lbad; i++) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "cp t_hf/py/%s t_hf/bad.bin", lbad[i].from);
-        system(cmd);
+        CHECK(system(cmd) == 0, "command failed: %s", cmd);
         if (lbad[i].at == -1) {
             struct stat sb;
             stat("t_hf/bad.bin", &sb);
-            truncate("t_hf/bad.bin", sb.st_size - lbad[i].value);
+            CHECK(truncate("t_hf/bad.bin", sb.st_size - lbad[i].value) == 0, "cannot truncate t_hf/bad.bin");
         } else if (lbad[i].at == -3) {
-            truncate("t_hf/bad.bin", 1024);
+            CHECK(truncate("t_hf/bad.bin", 1024) == 0, "cannot truncate t_hf/bad.bin");
         } else {
             f = fopen("t_hf/bad.bin", lbad[i].at == -2 ? "ab" : "r+b");
             if (lbad[i].at >= 0) fseek(f, lbad[i].at, SEEK_SET);
@@ -262,6 +263,6 @@ int main(void) {
     }
     tl_gpt2_free(&m);
     tl_bpe_free(bpe);
-    system("rm -rf t_hf");
+    CHECK(system("rm -rf t_hf") == 0, "command failed: %s", "rm -rf t_hf");
     CHECK_DONE();
 }

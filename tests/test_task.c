@@ -50,6 +50,12 @@ int main(void) {
     numbers("round:0", "[253, 255.7]", "[253, 256]");
     numbers("scale:10", "24.06 -1.25", "241 -13");
     numbers("round:1", "h2o 3rd 0x1F v1.2 a-1.25", "h2o 3rd 0x1F v1.2 a-1.2");
+    /* numbers of any length are read whole and printed whole (fuzz/crashes/task: they were cut at 63
+     * characters and printed through a 64-byte buffer); the expected text is Python's '%.Nf' */
+    numbers("round:0", "1234567890123456789012345678901234567890123456789012345678901234567890",
+            "1234567890123456737673593825840554821162769359150501237866527851544576");
+    numbers("round:2", "x 1e100 y",
+            "x 10000000000000000159028911097599180468360808563945281389781327557747838772170381060813469985856815104.00 y");
 
     static const struct {
         const char *what, *spec, *expect;

@@ -58,8 +58,9 @@ int tl_pool_init(tl_pool **out, int workers, tl_err *e) {
     pthread_cond_init(&p->done, NULL);
     for (; p->n < workers; p->n++)
         if (pthread_create(&p->th[p->n], NULL, worker, p)) {
+            int failed = p->n + 1; /* p is freed next */
             tl_pool_free(p);
-            return tl_errf(e, "cannot start worker thread %d of %d", p->n + 1, workers);
+            return tl_errf(e, "cannot start worker thread %d of %d", failed, workers);
         }
     *out = p;
     return 0;

@@ -155,7 +155,7 @@ int tl_gguf_open(tl_gguf *g, const char *path, tl_err *e) {
     }
     if (!rc && !(g->tensors = tl_calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors, e))) rc = -1;
     for (uint64_t i = 0; i < g->n_tensors && !rc; i++) rc = read_tensor(&c, &g->tensors[i], i);
-    uint64_t start = g->map.size - c.left, data = (start + g->alignment - 1) / g->alignment * g->alignment;
+    uint64_t start = g->map.size - c.left, data = rc ? 0 : (start + g->alignment - 1) / g->alignment * g->alignment;
     if (!rc && data > g->map.size && g->n_tensors) rc = tl_errf(e, "%s: truncated before the tensor data", path);
     void **sorted = NULL;
     uint64_t most = g->n_kv > g->n_tensors ? g->n_kv : g->n_tensors;

@@ -435,7 +435,14 @@ int tl_hf_import_gpt2(const char *dir, const tl_bpe *bpe, tl_gpt2 *m, tl_err *e)
                      tl_file_exists(idx) ? " (sharded checkpoints are not supported: merge the shards first)"
                                          : " (pytorch_model.bin checkpoints must be converted to safetensors first)");
     }
-    rc = rc || tl_st_open(&f, path, e) || tl_gpt2_init(m, &c, e);
+    rc = rc || tl_st_open(&f, path, e);
+    /* every parameter but wte's padding rows takes at least 2 bytes (F16/BF16): check that before
+     * allocating what config.json says */
+    size_t need = rc ? 0 : tl_gpt2_num_params(&c) - (size_t)(c.padded_vocab - c.vocab) * (size_t)c.n_embd;
+    if (!rc && need > f.map.size / 2)
+        rc = tl_errf(e, "%s: config.json's shape needs %zu parameters, more than the file's %zu bytes hold", path, need,
+                     f.map.size);
+    rc = rc || tl_gpt2_init(m, &c, e);
     for (int i = 0; !rc && i < f.n_tensors; i++)
         if (!known_tensor(f.tensors[i].name)) rc = tl_errf(e, "%s: unexpected tensor '%s' (not GPT-2)", path, f.tensors[i].name);
     for (int i = 0; !rc && i < m->n_tensors; i++) {

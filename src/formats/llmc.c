@@ -49,11 +49,10 @@ int tl_llmc_read_model(const char *path, tl_gpt2 *m, tl_err *e) {
     if (!rc && h[0] != TL_LLMC_MODEL_MAGIC)
         rc = tl_errf(e, "%s: bad magic %d (an llm.c model file starts with %d)", path, h[0], TL_LLMC_MODEL_MAGIC);
     if (!rc && h[1] != 3 && h[1] != 5) rc = tl_errf(e, "%s: version %d (llm.c model files are version 3 fp32 or 5 bf16)", path, h[1]);
-    tl_gpt2_config file = {h[4], h[5], h[6], h[2], h[3], h[7]}, c;
+    tl_gpt2_config file = {h[4], h[5], h[6], h[2], h[3], h[7]}, c = file;
     if (!rc && (tl_gpt2_config_check(&file, e))) rc = tl_err_wrap(e, "%s", path);
     size_t width = h[1] == 3 ? 4 : 2;
     if (!rc) {
-        c = file;
         c.padded_vocab = (c.vocab + 127) / 128 * 128;
         size_t want = tl_gpt2_num_params(&file); /* fits size_t: tl_gpt2_config_check */
         if (want > (map.size - HEADER_BYTES) / width || map.size - HEADER_BYTES != want * width)
@@ -61,7 +60,7 @@ int tl_llmc_read_model(const char *path, tl_gpt2 *m, tl_err *e) {
                          path, want * width, map.size - HEADER_BYTES);
     }
     if (!rc && tl_gpt2_init(m, &c, e)) rc = -1;
-    const unsigned char *at = p + HEADER_BYTES;
+    const unsigned char *at = rc ? NULL : p + HEADER_BYTES; /* no arithmetic on a short (or empty: NULL) map */
     for (int i = 0; i < (rc ? 0 : m->n_tensors); i++) {
         const tl_tensor_info *t = &m->tensors[our_index(i, c.n_layer)];
         /* wte rows in the file: the file's padding; ours keeps the first `vocab` and zeroes the rest */
@@ -102,7 +101,7 @@ int tl_llmc_write_tokenizer(const tl_bpe *bpe, const char *path, tl_err *e) {
 int tl_llmc_check_tokenizer(const char *path, const tl_bpe *bpe, tl_err *e) {
     tl_map map;
     if (tl_map_open(&map, path, e)) return -1;
-    const unsigned char *p = map.data, *end = map.data + map.size;
+    const unsigned char *p = map.data, *end = map.size ? map.data + map.size : NULL; /* empty: data is NULL */
     int rc = 0;
     if (map.size < HEADER_BYTES) rc = tl_errf(e, "%s: not an llm.c tokenizer file: %zu bytes, shorter than its header", path, map.size);
     else if (rd32(p) != TL_LLMC_TOKENIZER_MAGIC)
@@ -112,7 +111,7 @@ int tl_llmc_check_tokenizer(const char *path, const tl_bpe *bpe, tl_err *e) {
         rc = tl_errf(e, "%s: %u tokens, but tokenizer '%s' has %d", path, rd32(p + 8), tl_bpe_name(bpe), tl_bpe_vocab_size(bpe));
     else if (rd32(p + 4) == 2 && rd32(p + 12) != (uint32_t)tl_bpe_eot(bpe))
         rc = tl_errf(e, "%s: end-of-text id %u, but tokenizer '%s' has %d", path, rd32(p + 12), tl_bpe_name(bpe), tl_bpe_eot(bpe));
-    const unsigned char *at = p + HEADER_BYTES;
+    const unsigned char *at = rc ? end : p + HEADER_BYTES;
     for (int i = 0; !rc && i < tl_bpe_vocab_size(bpe); i++) {
         size_t len;
         const char *tok = tl_bpe_token(bpe, i, &len);

@@ -182,7 +182,7 @@ static inline __attribute__((always_inline)) void att_tile(const att_job *j, int
             for (int d = 0; d < hs; d++) acc += q[a][d] * kt[((size_t)(s / 16) * hs + d) * 16 + s % 16];
             sc[(size_t)a * N + s] = acc * scale;
         }
-    float w[QB]; /* 1 / the softmax denominator, per query */
+    float w[QB] = {0}; /* 1 / the softmax denominator, per query */
     for (int a = 0; a < qb; a++) {
         float *row = sc + (size_t)a * N;
         if (a >= nq) { /* a padding query: adds nothing */

@@ -8,10 +8,12 @@
 #include "quant/quant.h"
 #include "runtime/model.h"
 
-/* A matrix for the kernels: F32/F16 in place, Q8_0/Q4_0 repacked at *arena (advanced). */
+/* A matrix for the kernels: F32/F16 in place, Q8_0/Q4_0 repacked at *arena (advanced; NULL when
+ * the file has no quantized matrix, so it never moves then). */
 static tl_wmat wmat(const tl_gguf_mat *g, unsigned char **arena) {
     tl_wmat w = tl_wmat_pack(g->type, (int)g->rows, (int)g->cols, g->data, *arena);
-    *arena += tl_wmat_packed_bytes(g->type, (int)g->rows, (int)g->cols);
+    size_t n = tl_wmat_packed_bytes(g->type, (int)g->rows, (int)g->cols);
+    if (n) *arena += n;
     return w;
 }
 

@@ -1,6 +1,7 @@
 /* Task specs (parsing, checking) and the paper's instruction template (contracts in task.h). */
 #include "tasks/task.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -184,13 +185,17 @@ int tl_task_numbers(const tl_task *t, const char *s, size_t n, tl_buf *out, tl_e
             continue;
         }
         if (tl_buf_append(out, s + lit, i - lit, e)) return -1;
-        char num[64], txt[64];
-        size_t m = k < sizeof num - 1 ? k : sizeof num - 1;
-        memcpy(num, s + i, m);
-        num[m] = 0;
+        /* the whole number (however many digits) is parsed; a double prints in at most 1 + 309 +
+         * 1 + 9 characters (sign, integer digits, point, round:9 decimals) */
+        char small[64], txt[400], *num = k < sizeof small ? small : malloc(k + 1);
+        if (!num) return tl_errf(e, "out of memory");
+        memcpy(num, s + i, k);
+        num[k] = 0;
         double x = strtod(num, NULL);
+        if (num != small) free(num);
         int w = t->numbers == TL_NUM_ROUND ? snprintf(txt, sizeof txt, "%.*f", t->digits, x)
                                            : snprintf(txt, sizeof txt, "%.0f", round(x * t->scale));
+        assert(w > 0 && (size_t)w < sizeof txt);
         if (txt[0] == '-' && strspn(txt + 1, "0.") == strlen(txt + 1)) memmove(txt, txt + 1, (size_t)w--); /* -0.0 */
         if (tl_buf_append(out, txt, (size_t)w, e)) return -1;
         i += k;

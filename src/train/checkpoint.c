@@ -30,13 +30,21 @@ uint64_t tl_ckpt_model_hash(const tl_gpt2 *m) {
     uint64_t h = 0xcbf29ce484222325ULL;
     int dims[6] = {c->n_layer, c->n_head, c->n_embd, c->n_ctx, c->vocab, c->padded_vocab};
     for (int i = 0; i < 6; i++) h = (h ^ (uint64_t)dims[i]) * 0x100000001b3ULL;
-    const uint32_t *w = (const uint32_t *)m->params;
     for (size_t i = 0; i < m->n_params; i++) { /* word-wise FNV-1a with a final avalanche */
-        h = (h ^ w[i]) * 0x100000001b3ULL;
+        uint32_t w;
+        memcpy(&w, &m->params[i], sizeof w); /* the float's bits (no aliasing cast) */
+        h = (h ^ w) * 0x100000001b3ULL;
     }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     return h ^ (h >> 33);
+}
+
+/* Index of the first non-finite value of x[0..n), or n. */
+static size_t first_nonfinite(const float *x, size_t n) {
+    size_t i = 0;
+    while (i < n && isfinite(x[i])) i++;
+    return i;
 }
 
 int tl_ckpt_write(const char *path, const tl_gpt2 *m, const tl_adamw *opt, const tl_train_state *st, tl_err *e) {
@@ -72,6 +80,12 @@ int tl_ckpt_write(const char *path, const tl_gpt2 *m, const tl_adamw *opt, const
     const tl_tensor_info *tab = lo ? lo->tensors : m->tensors;
     const float *params = lo ? lo->params : m->params;
     int n = lo ? lo->n_tensors : m->n_tensors, nt = n + (opt ? 2 : 0);
+    /* a non-finite value is never saved (the trainer skips such updates; this holds it for any caller) */
+    for (int i = 0; i < n; i++)
+        if (first_nonfinite(params + tab[i].offset, tab[i].numel) < tab[i].numel)
+            return tl_errf(e, "%s: not written: tensor '%s' holds a non-finite value", path, tab[i].name);
+    if (opt && (first_nonfinite(opt->m, opt->n) < opt->n || first_nonfinite(opt->v, opt->n) < opt->n))
+        return tl_errf(e, "%s: not written: the AdamW moments hold a non-finite value", path);
     tl_st_tensor *ts = tl_calloc((size_t)nt, sizeof *ts, e);
     if (!ts) return -1;
     for (int i = 0; i < n; i++) {
@@ -107,13 +121,15 @@ int tl_ckpt_save(const char *dir, const tl_gpt2 *m, const tl_adamw *opt, const t
         tl_afile_abort(&af);
         return -1;
     }
-    /* prune: keep the newest `keep` step files (names sort by step) */
+    /* prune: keep the newest `keep` step files (names sort by step), and remove the temp files of
+     * saves a crash interrupted (ours are renamed by now; one run writes a directory at a time) */
     struct dirent **list;
     int n = scandir(dir, &list, NULL, alphasort), kept = 0;
     for (int i = n - 1; i >= 0; i--) {
         const char *f = list[i]->d_name;
         size_t len = strlen(f);
-        if (!strncmp(f, "step_", 5) && len > 12 && !strcmp(f + len - 12, ".safetensors") && ++kept > keep) {
+        int stale = (!strncmp(f, "step_", 5) && strstr(f, ".safetensors.tmp.")) || !strncmp(f, "latest.tmp.", 11);
+        if (stale || (!strncmp(f, "step_", 5) && len > 12 && !strcmp(f + len - 12, ".safetensors") && ++kept > keep)) {
             snprintf(path, sizeof path, "%s/%s", dir, f);
             unlink(path);
         }
@@ -189,6 +205,9 @@ static int load_tensors(const tl_st_file *f, const char *file, const tl_tensor_i
             s->shape[0] != t->shape[0] || (t->ndim > 1 && s->shape[1] != t->shape[1]))
             return tl_errf(e, "%s: tensor '%s' has the wrong dtype or shape for this model config", file, t->name);
         memcpy(params + t->offset, s->data, s->nbytes);
+        size_t bad = first_nonfinite(params + t->offset, t->numel);
+        if (bad < t->numel)
+            return tl_errf(e, "%s: tensor '%s' holds a non-finite value (element %zu): the file is corrupt", file, t->name, bad);
     }
     return 0;
 }
@@ -202,6 +221,10 @@ static int load_opt(const tl_st_file *f, const char *file, tl_adamw *opt, size_t
     memcpy(opt->m, tm->data, bytes);
     memcpy(opt->v, tv->data, bytes);
     opt->t = t;
+    if (first_nonfinite(opt->m, n) < n || first_nonfinite(opt->v, n) < n) {
+        tl_adamw_free(opt);
+        return tl_errf(e, "%s: the AdamW moments hold a non-finite value: the file is corrupt", file);
+    }
     return 0;
 }
 
@@ -229,6 +252,9 @@ int tl_ckpt_load(const char *path, tl_gpt2 *m, tl_adamw *opt, tl_train_state *st
     if (!is_kind(&f, "model"))
         rc = tl_errf(e, "%s: is a LoRA adapter, not a model: give the base model and this file as the adapter", file);
     else if (tl_gpt2_config_check(&c, e)) rc = tl_err_wrap(e, "%s", file);
+    else if (tl_gpt2_num_params(&c) > f.map.size / sizeof(float)) /* before allocating what the metadata says */
+        rc = tl_errf(e, "%s: the config in the metadata needs %zu parameters, more than the file's %zu bytes hold", file,
+                     tl_gpt2_num_params(&c), f.map.size);
     else if (!(rc = tl_gpt2_init(m, &c, e))) {
         rc = load_tensors(&f, file, m->tensors, m->n_tensors, m->params, e);
         if (!rc && opt) rc = load_opt(&f, file, opt, m->n_params, v[K_ADAM_T], e);
@@ -237,6 +263,23 @@ int tl_ckpt_load(const char *path, tl_gpt2 *m, tl_adamw *opt, tl_train_state *st
     }
     tl_st_close(&f);
     return rc;
+}
+
+/* The adapter settings from their metadata strings, each parsed whole (tl_lora_init checks the ranges). */
+static int lora_config(const char *rank, const char *alpha, const char *drop, const char *targets, const char *file,
+                       tl_lora_config *lc, tl_err *e) {
+    char *end;
+    errno = 0;
+    long r = strtol(rank, &end, 10);
+    if (!*rank || *end || errno || r < 1 || r > INT32_MAX)
+        return tl_errf(e, "%s: metadata 'lora_rank' = '%s' is not a rank", file, rank);
+    lc->rank = (int)r;
+    lc->alpha = strtof(alpha, &end);
+    if (!*alpha || *end || !isfinite(lc->alpha)) return tl_errf(e, "%s: metadata 'lora_alpha' = '%s' is not a number", file, alpha);
+    lc->dropout = strtof(drop, &end);
+    if (!*drop || *end) return tl_errf(e, "%s: metadata 'lora_dropout' = '%s' is not a number", file, drop);
+    if (tl_lora_parse_targets(targets, &lc->targets, e)) return tl_err_wrap(e, "%s", file);
+    return 0;
 }
 
 int tl_ckpt_load_adapter(const char *path, const tl_gpt2 *m, tl_lora *lo, tl_adamw *opt, tl_train_state *st, tl_err *e) {
@@ -260,11 +303,8 @@ int tl_ckpt_load_adapter(const char *path, const tl_gpt2 *m, tl_lora *lo, tl_ada
                      v[K_N_LAYER], v[K_N_HEAD], v[K_N_EMBD], c->n_layer, c->n_head, c->n_embd);
     else if (strcmp(hash, mine))
         rc = tl_errf(e, "%s: adapter was trained on a different base model (base_hash %s, this base %s)", file, hash, mine);
-    else if (tl_lora_parse_targets(targets, &lc.targets, e)) rc = tl_err_wrap(e, "%s", file);
+    else if (lora_config(rank, alpha, drop, targets, file, &lc, e)) rc = -1;
     if (!rc) {
-        lc.rank = atoi(rank);
-        lc.alpha = strtof(alpha, NULL);
-        lc.dropout = strtof(drop, NULL);
         if (tl_lora_init(lo, c, &lc, e)) rc = tl_err_wrap(e, "%s", file);
         else {
             rc = load_tensors(&f, file, lo->tensors, lo->n_tensors, lo->params, e);
