@@ -145,7 +145,7 @@ long tl_tokenize(const tl_model *m, const char *text, size_t len, int32_t *ids, 
         return -1;
     }
     long n = (long)v.n;
-    if (ids) memcpy(ids, v.v, (size_t)(n < cap ? n : cap) * sizeof *ids);
+    if (ids && n && cap > 0) memcpy(ids, v.v, (size_t)(n < cap ? n : cap) * sizeof *ids);
     tl_ivec_free(&v);
     return n;
 }
