@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
     printf("\n[%d prompt + %d new tokens, %.0f tok/s]\n", r.n_prompt, r.n_gen, r.n_gen / (r.gen_s + 1e-9));
     const tl_model_info *in = tl_model_get_info(m);
     if (argc > 3 && in->task_name && in->n_labels <= 64) {
-        char *prompt = tl_task_prompt_for(m, argv[3], &e);
+        char *prompt = tl_task_prompt_for(m, NULL, argv[3], &e);
         double lp[64], pr[64];
         int best = prompt ? tl_classify(c, prompt, in->task_labels, in->n_labels, "\n\n### End", lp, pr, &e) : -1;
         if (best < 0) return fprintf(stderr, "embed: %s\n", e.msg), 1;

@@ -65,6 +65,22 @@ print("labels agreeing with f32 over 40 rows:", agree)
 assert agree["f16"] >= 39 and agree["q8_0"] >= 36 and agree["q4_0"] >= 28, agree
 PY
 
+# classify --data renders each CSV row as training does (data/taskcsv.c, not the runtime's template):
+# the same labels as -i on the same inputs, and the accuracy it prints is the one counted here
+T classify -m "$W/m-q8_0.gguf" --task "$TL_SRC/tasks/localisation.task" --data "$CSV" --limit 40 --json -t 2 \
+  > "$W/data-q8_0" 2> "$W/err" || bad "classify --data: $(cat "$W/err")"
+python3 - "$W" "$CSV" "$(grep 'classify: accuracy' "$W/err")" <<'PY' || bad "classify --data output"
+import csv, json, re, sys
+w, path, line = sys.argv[1:]
+want = [r["output"] for r in list(csv.DictReader(open(path)))[:40]]
+d = [json.loads(l) for l in open(f"{w}/data-q8_0")]
+i = [json.loads(l) for l in open(f"{w}/cls-q8_0")]
+assert [o["expected"] for o in d] == want, "expected labels are not the CSV's"
+assert [o["label"] for o in d] == [o["label"] for o in i], "--data and -i label the same inputs differently"
+right = sum(o["label"] == x for o, x in zip(d, want))
+assert re.search(rf"accuracy {100 * right / 40:.2f}% \({right}/40 rows", line), (line, right)
+PY
+
 # bench: a table and parseable JSON lines
 T bench -m "$W/m-q8_0.gguf" -m "$W/m-q4_0.gguf" -p 32 -n 8 -r 2 -t 1,2 --json "$W/b.jsonl" > "$W/bench.out" 2> "$W/err" ||
   bad "bench: $(cat "$W/err")"
@@ -106,4 +122,7 @@ expect_fail "unknown kernels" "available: " T run -m "$W/m-q8_0.gguf" -p hi --ke
 T export -m "$W/m" --type q8_0 -o "$W/notask.gguf" > /dev/null 2>&1
 expect_fail "classify without a task" "carries no task prompt" T classify -m "$W/notask.gguf" -i x --labels a,b
 expect_fail "bench threads" "comma-separated list" T bench -m "$W/m-q8_0.gguf" -t 0
+expect_fail "classify --data without a spec" "takes the task spec (--task)" T classify -m "$W/m-q8_0.gguf" --data "$CSV"
+printf 'input,output\n"1,2,3",Kitchen\n' > "$W/badlabel.csv"
+expect_fail "classify --data, label outside the set" "badlabel.csv:2" T classify -m "$W/m-q8_0.gguf" --task "$TL_SRC/tasks/localisation.task" --data "$W/badlabel.csv"
 exit $fail

@@ -65,9 +65,10 @@ long tl_tokenize(const tl_model *m, const char *text, size_t len, int32_t *ids, 
 const char *tl_token_bytes(const tl_model *m, int32_t id, size_t *len);
 
 /* The task prompt for an input: "### Instruction:\n<instruction>\n\n### Input:\n<input, numbers
- * rendered as in training>\n\n### Response:\n", NUL-terminated, malloc'd (free it). NULL when the
- * model carries no task. */
-char *tl_task_prompt_for(const tl_model *m, const char *input, tl_err *e);
+ * rendered as in training>\n\n### Response:\n", NUL-terminated, malloc'd (free it). instruction
+ * NULL: the task's own. NULL when the model carries no task, or its task takes the instruction
+ * from a CSV column (as gesture's does) and none is given. */
+char *tl_task_prompt_for(const tl_model *m, const char *instruction, const char *input, tl_err *e);
 
 /* ---- context ---- */
 

@@ -152,11 +152,13 @@ long tl_tokenize(const tl_model *m, const char *text, size_t len, int32_t *ids, 
 
 const char *tl_token_bytes(const tl_model *m, int32_t id, size_t *len) { return tl_bpe_token(m->bpe, id, len); }
 
-char *tl_task_prompt_for(const tl_model *m, const char *input, tl_err *e) {
+char *tl_task_prompt_for(const tl_model *m, const char *instruction, const char *input, tl_err *e) {
     if (!m->task.name) return tl_errf(e, "the model carries no task (export it with --task)"), NULL;
-    if (!m->task.instruction) return tl_errf(e, "the model's task takes its instruction from a CSV column"), NULL;
+    if (!instruction) instruction = m->task.instruction;
+    if (!instruction)
+        return tl_errf(e, "task '%s' takes its instruction from a CSV column: give the instruction the model was trained with", m->task.name), NULL;
     tl_buf b = {0};
-    if (tl_task_prompt(&m->task, m->task.instruction, strlen(m->task.instruction), input, strlen(input), &b, e) ||
+    if (tl_task_prompt(&m->task, instruction, strlen(instruction), input, strlen(input), &b, e) ||
         tl_buf_append(&b, "", 1, e)) {
         tl_buf_free(&b);
         return NULL;
