@@ -106,7 +106,10 @@ struct tl_gpt2_acts {
     float *fch, *fch_gelu;           /* [L, BT, 4C] */
     float *res3;                     /* [L, BT, C] layer output */
     float *lnf, *lnf_mean, *lnf_rstd;
-    float *logits;                   /* [BT, Vp] (dlogits after backward) */
+    float *logits;                   /* [BT, Vp] (dlogits after backward); [n_head, Vp] with head_counted_only */
+    float *head_x;                   /* [BT, C] head_counted_only: lnf's rows at counted positions */
+    int32_t *head_pos, *head_tg;     /* [BT] their positions and targets */
+    long n_head;                     /* rows the head ran on */
     float *losses, *lse;             /* [BT] */
     int32_t *inputs, *targets;       /* [BT] copies for the backward */
     /* backward scratch */
@@ -120,6 +123,9 @@ static void acts_free(tl_gpt2_acts *a) {
                    &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->res3, &a->lnf, &a->lnf_mean, &a->lnf_rstd,
                    &a->logits, &a->losses, &a->lse, &a->dres, &a->dln, &a->datty, &a->dfch, &a->dqkv, &a->datt};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);
+    free(a->head_x);
+    free(a->head_pos);
+    free(a->head_tg);
     free(a->inputs);
     free(a->targets);
     free(a);
@@ -149,7 +155,10 @@ static tl_gpt2_acts *acts_alloc(const tl_gpt2_config *c, long cap_bt, long cap_b
         }
     a->inputs = tl_calloc(BT, sizeof(int32_t), e);
     a->targets = tl_calloc(BT, sizeof(int32_t), e);
-    if (!a->inputs || !a->targets) {
+    a->head_x = tl_calloc(BT * C, sizeof(float), e);
+    a->head_pos = tl_calloc(BT, sizeof(int32_t), e);
+    a->head_tg = tl_calloc(BT, sizeof(int32_t), e);
+    if (!a->inputs || !a->targets || !a->head_x || !a->head_pos || !a->head_tg) {
         acts_free(a);
         return NULL;
     }
@@ -262,10 +271,27 @@ int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, i
     }
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
     tl_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, (int)BT, C);
-    tl_matmul_forward(a->logits, a->lnf, m->params + m->tensors[0].offset, NULL, (int)BT, C, Vp);
+    /* the head: every position, or with head_counted_only the counted ones gathered (fine-tuning
+     * counts a few response tokens of long prompts; the head is most of a small model's work) */
+    const float *hx = a->lnf;
+    const int32_t *htg = a->targets;
+    a->n_head = BT;
+    if (targets && m->head_counted_only) {
+        a->n_head = 0;
+        for (long i = 0; i < BT; i++)
+            if (targets[i] >= 0) {
+                memcpy(a->head_x + a->n_head * C, a->lnf + i * C, sizeof(float) * (size_t)C);
+                a->head_pos[a->n_head] = (int32_t)i;
+                a->head_tg[a->n_head++] = targets[i];
+            }
+        hx = a->head_x;
+        htg = a->head_tg;
+    }
+    if (a->n_head) tl_matmul_forward(a->logits, hx, m->params + m->tensors[0].offset, NULL, (int)a->n_head, C, Vp);
     m->mean_loss = 0;
     a->n_counted = 0;
-    if (targets) a->n_counted = tl_crossentropy_forward(a->losses, a->lse, a->logits, a->targets, (int)BT, V, Vp, &m->mean_loss);
+    if (targets && a->n_head)
+        a->n_counted = tl_crossentropy_forward(a->losses, a->lse, a->logits, htg, (int)a->n_head, V, Vp, &m->mean_loss);
     return 0;
 }
 
@@ -286,9 +312,17 @@ int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
     float *dwte = m->grads ? m->grads + m->tensors[0].offset : NULL, *dlnf = m->grads ? m->grads + lnf->offset : NULL;
 
-    tl_crossentropy_backward(a->logits, a->lse, a->targets, (int)BT, V, Vp, scale / (float)a->n_counted);
+    int compact = a->n_head < BT; /* head_counted_only gathered the counted rows */
+    long HN = a->n_head;
+    tl_crossentropy_backward(a->logits, a->lse, compact ? a->head_tg : a->targets, (int)HN, V, Vp, scale / (float)a->n_counted);
     memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
-    tl_matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, m->params + m->tensors[0].offset, (int)BT, C, Vp);
+    if (compact) { /* the gathered rows' gradient (datty: free scratch here), scattered back */
+        memset(a->datty, 0, sizeof(float) * (size_t)(HN * C));
+        tl_matmul_backward(a->datty, dwte, NULL, a->logits, a->head_x, m->params + m->tensors[0].offset, (int)HN, C, Vp);
+        for (long i = 0; i < HN; i++) memcpy(a->dln + (long)a->head_pos[i] * C, a->datty + i * C, sizeof(float) * (size_t)C);
+    } else {
+        tl_matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, m->params + m->tensors[0].offset, (int)BT, C, Vp);
+    }
     const float *xl = L ? a->res3 + (long)(L - 1) * BT * C : a->encoded;
     memset(a->dres, 0, sizeof(float) * (size_t)(BT * C));
     tl_layernorm_backward(a->dres, dlnf, dlnf ? dlnf + C : NULL, a->dln, xl, m->params + lnf->offset,

@@ -75,6 +75,9 @@ typedef struct tl_gpt2 {
     struct tl_lora *lora; /* optional adapters (model/lora.h): then the base is frozen and
                              backward fills only the adapters' gradients; grads stays NULL */
     float mean_loss;    /* of the last forward with targets, over non-ignored positions */
+    int head_counted_only; /* forward with targets: the head (logits, cross-entropy) only at the
+                              positions with a target, gathered in order, so tl_gpt2_logits holds
+                              those rows only (fine-tuning: a few response tokens per example) */
 } tl_gpt2;
 
 /* Allocates a model with zeroed parameters (fill them with tl_gpt2_init_weights or a checkpoint). */

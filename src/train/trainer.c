@@ -207,6 +207,7 @@ static int setup_ft(trainer *t, int have_ckpt, const char *latest, tl_err *e) {
         return tl_errf(e, "the longest example has %d tokens, more than the model's context of %d (shorten the inputs, "
                           "e.g. the task's numbers = round:N, or use a model with a longer context)", longest, t->m.cfg.n_ctx);
     if (tl_batcher_init(&t->ft, o->ft_train, o->batch_size, (uint64_t)o->seed, e)) return -1;
+    t->m.head_counted_only = 1; /* the loss is on the response tokens only: the head runs on those alone */
     if (tl_gpt2_reserve(&t->m, t->ft.B, longest - 1, e)) return -1; /* the largest batch shape, once */
     if (have_ckpt && tl_batcher_seek(&t->ft, t->st.data, e)) return tl_err_wrap(e, "%s", latest);
     if (o->ft_val && o->eval_every > 0) {
@@ -510,7 +511,8 @@ static int train_loop(trainer *t, tl_err *e) {
             }
         }
         char extra[160];
-        snprintf(extra, sizeof extra, "loss %.4f | val %.4f | %.0f tok/s", loss, val_loss, tok_s);
+        if (isnan(val_loss)) snprintf(extra, sizeof extra, "loss %.4f | %.0f tok/s", loss, tok_s); /* no val yet, or none */
+        else snprintf(extra, sizeof extra, "loss %.4f | val %.4f | %.0f tok/s", loss, val_loss, tok_s);
         if (t->gpu_peak > 0) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " | MFU %.1f%%", 100 * mfu);
         if (last) tl_progress_end(&prog, t->st.step - start_step, extra);
         else tl_progress_update(&prog, t->st.step - start_step, extra);
