@@ -19,7 +19,7 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
-    {"demo", tl_cmd_demo, "prepare an embedded corpus, pretrain a small GPT-2 on the CPU, sample from it"},
+    {"demo", tl_cmd_demo, "the pipeline on the shipped base: LoRA fine-tune, eval, q8_0, classify, speed (demo pretrain: from scratch)"},
     {"tokenizer", tl_cmd_tokenizer, "encode text to token ids or decode ids to text (GPT-2 BPE)"},
     {"synth", tl_cmd_synth, "synthetic sensor data (IMU, environment, gesture, breathing) as task CSV or text"},
     {"clean", tl_cmd_clean, "normalise and deduplicate documents (exact + MinHash near-duplicates) into a JSONL corpus"},
