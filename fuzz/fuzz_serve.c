@@ -74,9 +74,14 @@ fail:
 
 /* Sends the whole request and reads until the server closes; aborts after 20 s without progress. */
 static void exchange(const tl_buf *req, tl_buf *resp) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    TL_FUZZ_CHECK(fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof a), "cannot connect to the server: %s", strerror(errno));
+    int fd, rc;
+    do { /* libFuzzer's timer signal can interrupt connect: start over on a new socket */
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&a, sizeof a);
+        if (rc && errno == EINTR) close(fd);
+    } while (rc && errno == EINTR);
+    TL_FUZZ_CHECK(!rc, "cannot connect to the server: %s", strerror(errno));
     for (size_t off = 0; off < req->n;) {
         ssize_t w = send(fd, req->p + off, req->n - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
@@ -141,7 +146,7 @@ static void check_answer(int ep, const tl_buf *resp) {
         return;
     }
     json_error_t je;
-    json_t *o = json_loads(body, 0, &je);
+    json_t *o = json_loads(body, JSON_ALLOW_NUL, &je); /* a generated NUL is "\u0000": valid JSON */
     TL_FUZZ_CHECK(o, "%s answered %d with a body that is not JSON (%s): %.200s", endpoint[ep].url, status, je.text, body);
     if (status != 200) {
         json_t *err = json_object_get(o, "error");
