@@ -1,8 +1,8 @@
 /* `tinyllm demo`: the main job on an embedded default, each step shown as the command a user would
  * type. The default is the TinyLLM pipeline: the shipped pretrained base, LoRA fine-tuning on a
  * sensing task (localisation) on the CPU, evaluation, q8_0 quantization, classification through
- * the edge runtime and its speed. `tinyllm demo pretrain` is the other half: pretraining from scratch on an embedded
- * corpus. */
+ * the edge runtime and its speed. `tinyllm demo pretrain` is the other half: pretraining from
+ * scratch on an embedded corpus. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +85,7 @@ int tl_cmd_demo(int argc, char **argv) {
     float epochs = 8;
     tl_opt opts[] = {
         {"out", 'o', TL_OPT_STR, &out, "working directory"},
-        {"base", 'm', TL_OPT_STR, &base, "the pretrained base model (GGUF or checkpoint)"},
+        {"base", 'm', TL_OPT_STR, &base, "the pretrained base model: what tinyllm import reads (GGUF, HF directory, llm.c file)"},
         {"task", 0, TL_OPT_STR, &name, "localisation or gesture (tasks/<task>.task)"},
         {"data", 0, TL_OPT_STR, &data, "folder with the task's train.csv and validation.csv (default ../shared/datasets/<task>; missing: synthetic rows)"},
         {"epochs", 0, TL_OPT_FLOAT, &epochs, "passes over the training rows"},

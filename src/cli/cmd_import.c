@@ -34,7 +34,7 @@ int tl_cmd_import(int argc, char **argv) {
         {"llmc-tokenizer", 0, TL_OPT_STR, &llmc_tok, "llmc: the model's llm.c tokenizer file, checked against --tokenizer"},
     };
     tl_cmd cmd = {"import", "tinyllm import MODEL -o CKPT.safetensors [options]",
-                  "MODEL is a GGUF file of architecture gpt2 (F32/F16 weights; the tokenizer name comes from\n"
+                  "MODEL is a GGUF file of architecture gpt2 (F32/F16/Q8_0/Q4_0 weights, decoded to f32; the tokenizer name comes from\n"
                   "tinyllm.tokenizer.name, gpt2 when absent), a HuggingFace GPT-2 directory (config.json +\n"
                   "model.safetensors; its vocab.json/merges.txt must be --tokenizer's), or an llm.c model file\n"
                   "(version 3 fp32 or 5 bf16). Writes a model-only checkpoint that finetune, eval, run and export\n"
