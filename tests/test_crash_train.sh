@@ -92,15 +92,18 @@ echo "latest after each kill:$trace"
 echo "kills: $kills; $in_write during a checkpoint write, $in_manifest during the manifest write, $before_first before the first checkpoint"
 [ $in_write -ge 1 ] || bad "no kill hit a checkpoint write: the test did not test that"
 
+# a kill during a resume's truncation of metrics.jsonl leaves metrics.jsonl.tmp.<pid> (the window is
+# a few ms, so the kills above rarely hit it): two such leftovers, one torn, must be gone afterwards
+printf '{"type":"train","step":1' > "$R/metrics.jsonl.tmp.999999"
+cp "$R/metrics.jsonl" "$R/metrics.jsonl.tmp.999998"
 "$TINYLLM" pretrain "${args[@]}" -o "$R" --resume > "$W/final.log" 2>&1 || bad "final resume failed: $(tail -2 "$W/final.log")"
 grep -E '"type":"(train|val)"' "$R/metrics.jsonl" > "$W/run.lines"
 cmp -s "$W/ref.lines" "$W/run.lines" || bad "the log after $kills kills differs from the uninterrupted one: $(diff "$W/ref.lines" "$W/run.lines" | head -4)"
 [ "$(wc -l < "$W/run.lines")" = 133 ] || bad "expected 120 train + 13 val lines, got $(wc -l < "$W/run.lines")"
 $CHECK "$R"/step_*.safetensors > "$W/check.txt" || bad "a final checkpoint is bad: $(tail -1 "$W/check.txt")"
 [ "$(ls "$R" | grep -c '^step_.*\.safetensors$')" = 2 ] || bad "--keep 2 not honoured: $(ls "$R")"
-# (metrics.jsonl.tmp.* of a kill during resume's log truncation is not checked: trainer.c's, noted in docs/reliability.md)
-compgen -G "$R/step_*.tmp.*" > /dev/null || compgen -G "$R/latest.tmp.*" > /dev/null &&
-  bad "temp files of killed saves are left behind: $(ls "$R" | grep tmp | head -3 | tr '\n' ' ')"
+compgen -G "$R/*.tmp*" > /dev/null &&
+  bad "temp files of killed saves or log truncations are left behind: $(ls "$R" | grep tmp | head -3 | tr '\n' ' ')"
 
 # disk full during a save: a run stopped (kill -9) after its first checkpoint resumes with files
 # limited to 8 MiB, so the next 19.6 MB checkpoint cannot be written

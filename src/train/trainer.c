@@ -1,11 +1,13 @@
 /* The training loop: data -> forward/backward -> clip -> AdamW, with eval, samples, checkpoints. */
 #include "train/trainer.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -22,8 +24,22 @@
 #define MAX_CONSECUTIVE_SKIPS 10
 
 /* Drops metrics lines of steps after `step` (they were written before a crash and will be
- * written again), so the resumed log reads as one uninterrupted run. */
+ * written again), so the resumed log reads as one uninterrupted run. First removes the temp files
+ * (`metrics.jsonl.tmp.<pid>`) of earlier truncations a crash interrupted: one run writes a folder
+ * at a time, so none of them is still being written. */
 static int truncate_log(const char *path, uint64_t step, tl_err *e) {
+    const char *slash = strrchr(path, '/');
+    char dir[4200], stale[4500];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (strncmp(de->d_name, base, blen) || strncmp(de->d_name + blen, ".tmp.", 5)) continue;
+        snprintf(stale, sizeof stale, "%s/%s", dir, de->d_name);
+        unlink(stale);
+    }
+    if (d) closedir(d);
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     tl_afile af;
