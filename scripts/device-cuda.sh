@@ -7,14 +7,22 @@
 #      data-parallel code path with one rank, checkpoints crossing devices (CPU step 100 resumed on
 #      the GPU, and the reverse);
 #   4. end-to-end throughput against PyTorch (bench/cuda/bench_gpu.sh) in the same run;
-#   5. kernel timings: attention against PyTorch's SDPA, GELU fused or not.
+#   5. kernel timings: attention against PyTorch's SDPA, GELU fused or not;
+#   6. (finetune) fine-tuning from the shipped 30M base on the localisation task, CPU fp32 vs GPU
+#      bf16, full and LoRA (dropout 0): loss curves, a second GPU LoRA run (bit-identical?), adapter
+#      checkpoints crossing devices (GPU step 20 resumed on the CPU, and the reverse), throughput,
+#      label-likelihood accuracy of the GPU models;
+#   7. (sweep) GPU fine-tunes on the gesture task, full and LoRA at a few learning rates, each scored
+#      on validation.csv (`tinyllm eval`, label likelihood) while the next one trains.
 # usage, from the repository root:  [STAGES="tests curves bench kernels"] [BENCH_PRESETS="124M 30M"] \
-#                                   scripts/device-cuda.sh BIN_DIR DATA_DIR
+#                                   scripts/device-cuda.sh BIN_DIR DATA_DIR [FT_DIR]
 #   BIN_DIR holds tinyllm, test_cuda, bench_cuda (and lib/ with libraries the machine may lack);
-#   DATA_DIR a `tinyllm prepare` output for the loss curves. Logs and a summary go to $OUT.
+#   DATA_DIR a `tinyllm prepare` output for the loss curves; FT_DIR (default BIN_DIR/../ft) the GPT-2
+#   tokenizer files (tinyllm-data/gpt2) and the task CSVs (localisation/, gesture/) for stages 6-7.
+#   Logs and a summary go to $OUT.
 # Every stage has a time limit; nothing waits on a process it did not start by its id.
 set -uo pipefail
-BIN=$(cd "${1:?BIN_DIR}" && pwd); DATA=$(cd "${2:?DATA_DIR}" && pwd)
+BIN=$(cd "${1:?BIN_DIR}" && pwd); DATA=$(cd "${2:?DATA_DIR}" && pwd); FTD=${3:-$BIN/../ft}
 OUT=${OUT:-$PWD/device-out}; mkdir -p "$OUT"
 export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
 S=$(date +%s)
@@ -103,6 +111,72 @@ section "kernel timings: attention vs PyTorch SDPA, GELU fused or not"
 timeout 30 "$BIN/bench_cuda" attn 64 12 1024 64 2>&1 | tee -a "$SUM"
 timeout 40 python3 bench/cuda/torch_gpt2.py attn 64 12 1024 64 2>&1 | tee -a "$SUM"
 timeout 30 "$BIN/bench_cuda" mlp 65536 768 2>&1 | tee -a "$SUM"
+fi
+if stage finetune || stage sweep; then
+export TINYLLM_DATA=$FTD/tinyllm-data   # the GPT-2 tokenizer (encoder.json, vocab.bpe)
+F=/tmp/ft; rm -rf $F; mkdir -p $F
+timeout 60 "$BIN/tinyllm" import models/tinyllm-gpt2-30M-base-q8_0.gguf -o $F/base.safetensors > $F/import.log 2>&1
+echo "import of the shipped 30M base: exit $?" | tee -a "$SUM"
+fi
+
+if stage finetune; then
+section "fine-tuning: CPU fp32 vs GPU bf16 from the 30M base, localisation, full and LoRA, 40 steps"
+L=$FTD/localisation
+ft=(--base $F/base.safetensors --train $L/train.csv --val $L/validation.csv --task tasks/localisation.task -b 8
+    --steps 40 --eval-every 10 --ckpt-every 10 --keep 5 --seed 42)
+full=("${ft[@]}" --lr 3e-4)
+lora=("${ft[@]}" --lora --lora-rank 16 --lora-alpha 32 --lora-dropout 0 --lr 2e-3 --merge)
+run_cpu() { local name=$1; shift; timeout 240 "$BIN/tinyllm" finetune "$@" --device cpu -o $F/$name > $F/$name.log 2>&1
+            echo "$name exit $?" >> $F/$name.log; }
+run_gpu() { local name=$1; shift; timeout 60 "$BIN/tinyllm" finetune "$@" --device cuda -o $F/$name > $F/$name.log 2>&1
+            echo "$name exit $?" | tee -a "$SUM"; grep -E "^device:|^train:" $F/$name.log | tail -2; }
+run_cpu full-cpu "${full[@]}" -t 8 & fc_pid=$!
+run_cpu lora-cpu "${lora[@]}" -t 7 & lc_pid=$!
+run_gpu full-gpu "${full[@]}"
+run_gpu lora-gpu "${lora[@]}"
+run_gpu lora-gpu2 "${lora[@]}"
+# the GPU adapter checkpoint of step 20 resumed on the CPU
+cp -r $F/lora-gpu $F/lora-g2c && rm -f $F/lora-g2c/step_0000003*.safetensors $F/lora-g2c/step_0000004*.safetensors
+echo step_00000020.safetensors > $F/lora-g2c/latest
+wait $fc_pid; tail -1 $F/full-cpu.log | tee -a "$SUM"
+run_cpu lora-g2c "${lora[@]}" -t 8 --resume & g2c_pid=$!
+wait $lc_pid; tail -1 $F/lora-cpu.log | tee -a "$SUM"
+cp -r $F/lora-cpu $F/lora-c2g && rm -f $F/lora-c2g/step_0000003*.safetensors $F/lora-c2g/step_0000004*.safetensors
+echo step_00000020.safetensors > $F/lora-c2g/latest
+run_gpu lora-c2g "${lora[@]}" --resume
+wait $g2c_pid; tail -1 $F/lora-g2c.log | tee -a "$SUM"
+for n in full-cpu lora-cpu full-gpu lora-gpu; do grep -E "^train:" $F/$n.log | tail -1 | sed "s/^/$n: /"; done | tee -a "$SUM"
+{
+  python3 tests/cuda/compare_curves.py $F/full-cpu/metrics.jsonl $F/full-gpu/metrics.jsonl --tol 0.05 --atol 0.05 --perf --label "ft full cpu-vs-gpu"
+  python3 tests/cuda/compare_curves.py $F/lora-cpu/metrics.jsonl $F/lora-gpu/metrics.jsonl --same $F/lora-gpu2/metrics.jsonl --tol 0.05 --atol 0.05 --perf --label "ft lora cpu-vs-gpu"
+  python3 tests/cuda/compare_curves.py $F/lora-gpu/metrics.jsonl $F/lora-g2c/metrics.jsonl --from 21 --tol 0.05 --atol 0.05 --label "gpu adapter @20 resumed on cpu"
+  python3 tests/cuda/compare_curves.py $F/lora-cpu/metrics.jsonl $F/lora-c2g/metrics.jsonl --from 21 --tol 0.05 --atol 0.05 --label "cpu adapter @20 resumed on gpu"
+} 2>&1 | tee -a "$SUM"
+for m in full-gpu/best.safetensors lora-gpu/merged.safetensors full-cpu/best.safetensors lora-cpu/merged.safetensors; do
+  timeout 60 "$BIN/tinyllm" eval -m $F/$m --task tasks/localisation.task --data $L/validation.csv --mode likelihood -t 12 -q \
+    > $F/eval.log 2>&1; echo "localisation $m: $(grep -m1 -E 'accuracy' $F/eval.log)" | tee -a "$SUM"
+done
+tar czf "$OUT/finetune.tar.gz" -C $F --exclude='*.safetensors' . 2>/dev/null
+fi
+
+if stage sweep; then
+section "gesture sweep on the GPU (30M base, validation accuracy by label likelihood)"
+G=$FTD/gesture; W=$F/sweep; mkdir -p $W
+sw=(--base $F/base.safetensors --train $G/train.csv --val $G/validation.csv --task tasks/gesture.task -b 4 --seed 42
+    --eval-every 51 --ckpt-every 100000 --device cuda)
+score() { timeout 90 "$BIN/tinyllm" eval -m $W/$1/$2 --task tasks/gesture.task --data $G/validation.csv --mode likelihood -t 12 -q \
+            > $W/$1.eval 2>&1; echo "gesture $1 ($2): $(grep -m1 -E 'accuracy' $W/$1.eval) | $(grep -E '^best val' $W/$1.log)" | tee -a "$SUM"; }
+sweep_run() { local name=$1 pick=$2; shift 2; timeout ${SWEEP_RUN_S:-60} "$BIN/tinyllm" finetune "${sw[@]}" "$@" -o $W/$name > $W/$name.log 2>&1
+              echo "$name exit $? $(grep -E '^train:' $W/$name.log | tail -1)" | tee -a "$SUM"; score $name $pick & sw_pids+=($!); }
+S0=$(date +%s); sw_pids=()
+sweep_run full-3e-4 best.safetensors --lr 3e-4 --epochs 6 --patience 4
+sweep_run full-1e-4 best.safetensors --lr 1e-4 --warmup 20 --epochs 8 --patience 4
+sweep_run full-1e-3 best.safetensors --lr 1e-3 --warmup 20 --epochs 6 --patience 4
+sweep_run lora-r16-1e-3 merged.safetensors --lora --lora-rank 16 --lora-alpha 32 --merge --lr 1e-3 --epochs 8 --patience 4
+sweep_run lora-r64-3e-3 merged.safetensors --lora --lora-rank 64 --lora-alpha 128 --merge --lr 3e-3 --warmup 20 --epochs 8 --patience 4
+for p in "${sw_pids[@]}"; do wait "$p"; done
+echo "sweep: $(($(date +%s) - S0)) s" | tee -a "$SUM"
+tar czf "$OUT/sweep.tar.gz" -C $W --exclude='*.safetensors' . 2>/dev/null
 fi
 section done
 }

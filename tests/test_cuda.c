@@ -1,7 +1,8 @@
 /* The GPU trainer against the CPU model: every kernel on fresh random inputs against the fp32 CPU
  * op (src/model/ops.c, matmul.c, train/adamw.c) fed the same bf16-rounded inputs, outputs poisoned
  * with NaN first so an unwritten element fails; then the whole model's loss and gradients against
- * the CPU model, bit-identical gradients on a second run, and an AdamW step. Skipped (77) where no
+ * the CPU model, bit-identical gradients on a second run, and an AdamW step; the same for LoRA
+ * adapters on a frozen base (with and without dropout: the GPU draws the CPU's mask). Skipped (77) where no
  * CUDA device is usable, as in CI, and in builds without CUDA.
  *
  * Error measure: ||gpu - ref|| / ||ref|| over the tensor (METHOD.md: bf16 operands land between
@@ -30,6 +31,7 @@ int main(void) {
 #include "cuda/gpt2_cuda.h"
 #include "cuda/kernels.h"
 #include "model/gpt2.h"
+#include "model/lora.h"
 #include "model/matmul.h"
 #include "model/ops.h"
 #include "train/adamw.h"
@@ -474,6 +476,112 @@ static void test_model(const char *preset, int B, int T, int vocab, float scale)
     tl_gpt2_free(&m);
 }
 
+/* LoRA on the whole model against the CPU model with the same adapters: A from the initialisation
+ * and B random (the CPU init has B = 0, which would leave dA zero), all bf16-exact, base frozen.
+ * Eval loss (no dropout), training loss and adapter gradients (dropout drawn from the same seed),
+ * gradient norm, then one AdamW step on the adapters downloaded into a host tl_lora. */
+static void test_lora(const char *preset, int B, int T, int vocab, int rank, unsigned targets, float dropout) {
+    tl_err e;
+    tl_gpt2_config c;
+    tl_gpt2 m, m2;
+    tl_lora lo, lo2;
+    CHECK(tl_gpt2_config_make(&c, preset, T, vocab, &e) == 0, "%s", e.msg);
+    CHECK(tl_gpt2_init(&m, &c, &e) == 0, "%s", e.msg);
+    tl_gpt2_init_weights(&m, 7);
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] = from_bf16(to_bf16(m.params[i]));
+    tl_lora_config lc = {.rank = rank, .alpha = 16.0f, .dropout = dropout, .targets = targets};
+    CHECK(tl_lora_init(&lo, &c, &lc, &e) == 0, "%s", e.msg);
+    CHECK(tl_lora_init(&lo2, &c, &lc, &e) == 0, "%s", e.msg);
+    tl_lora_init_weights(&lo, 11);
+    for (int k = 1; k < lo.n_tensors; k += 2) {
+        float *p = lo.params + lo.tensors[k].offset;
+        for (size_t i = 0; i < lo.tensors[k].numel; i++) p[i] = 0.02f * tl_rng_normal(&rng);
+    }
+    for (size_t i = 0; i < lo.n_params; i++) lo.params[i] = from_bf16(to_bf16(lo.params[i]));
+    m.lora = &lo;
+    long N = (long)B * T;
+    int32_t *in = malloc(sizeof(int32_t) * (size_t)N), *tg = malloc(sizeof(int32_t) * (size_t)N);
+    for (long i = 0; i < N; i++) {
+        in[i] = (int32_t)tl_rng_below(&rng, (uint64_t)vocab);
+        tg[i] = i % 7 == 3 ? -1 : (int32_t)tl_rng_below(&rng, (uint64_t)vocab);
+    }
+    char what[160], tstr[64];
+    tl_lora_targets_str(targets, tstr, sizeof tstr);
+    uint64_t seed = 0x5eed1234abcdULL;
+    lo.train = 0;
+    CHECK(tl_gpt2_forward(&m, in, tg, B, T, &e) == 0, "%s", e.msg);
+    float cpu_eval = m.mean_loss;
+    lo.train = 1;
+    lo.drop_seed = seed;
+    CHECK(tl_gpt2_forward(&m, in, tg, B, T, &e) == 0, "%s", e.msg);
+    float cpu_train = m.mean_loss;
+    tl_lora_zero_grad(&lo);
+    CHECK(tl_gpt2_backward(&m, 0.5f, &e) == 0, "%s", e.msg);
+    tl_cuda_gpt2 *g = NULL;
+    tl_cuda_opts o = {.fuse_gelu = 3};
+    if (tl_cuda_gpt2_create(&g, &m, NULL, B, T, &o, &e)) {
+        CHECK(0, "create: %s", e.msg);
+        goto done;
+    }
+    float gpu_eval = 0;
+    CHECK(tl_cuda_gpt2_eval(g, in, tg, B, T, &gpu_eval, &e) == 0, "%s", e.msg);
+    snprintf(what, sizeof what, "LoRA %s r%d %s drop %.2f: eval loss (cpu %.5f)", preset, rank, tstr, (double)dropout,
+             (double)cpu_eval);
+    compare(what, &gpu_eval, &cpu_eval, 1, 5e-3);
+    float *grads = malloc(sizeof(float) * lo.n_params);
+    tl_cuda_gpt2_zero_grad(g);
+    tl_cuda_gpt2_lora_seed(g, seed);
+    CHECK(tl_cuda_gpt2_train_micro(g, in, tg, B, T, 0.5f, &e) == 0, "%s", e.msg);
+    CHECK(tl_cuda_gpt2_grads(g, grads, &e) == 0, "%s", e.msg);
+    double loss_sum = 0, norm = 0;
+    CHECK(tl_cuda_gpt2_reduce(g, &loss_sum, &norm, &e) == 0, "%s", e.msg);
+    float gl = (float)loss_sum;
+    compare("  training loss (dropout on when > 0)", &gl, &cpu_train, 1, 5e-3);
+    compare("  all adapter gradients", grads, lo.grads, (long)lo.n_params, 5e-2);
+    double worst = 0;
+    int wi = 0;
+    for (int i = 0; i < lo.n_tensors; i++) {
+        const tl_tensor_info *t = &lo.tensors[i];
+        double num = 0, den = 0;
+        for (size_t k = 0; k < t->numel; k++) {
+            double d = (double)grads[t->offset + k] - lo.grads[t->offset + k];
+            num += d * d;
+            den += (double)lo.grads[t->offset + k] * lo.grads[t->offset + k];
+        }
+        double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+        if (!(rel <= worst)) worst = rel, wi = i; /* NaN too */
+    }
+    fprintf(stderr, "    worst adapter tensor: %s %.2e\n", lo.tensors[wi].name, worst);
+    CHECK(worst <= 1e-1, "LoRA %s: gradient of %s has relative error %.3e", preset, lo.tensors[wi].name, worst);
+    double cpu_norm = tl_grad_norm(lo.grads, lo.n_params);
+    float fn = (float)norm, fc = (float)cpu_norm;
+    compare("  adapter gradient norm", &fn, &fc, 1, 5e-2);
+    tl_adamw oc, og;
+    CHECK(tl_adamw_init(&oc, lo.n_params, 0.9f, 0.999f, 1e-8f, 0.0f, &e) == 0, "%s", e.msg);
+    CHECK(tl_adamw_init(&og, lo.n_params, 0.9f, 0.999f, 1e-8f, 0.0f, &e) == 0, "%s", e.msg);
+    tl_grad_clip(lo.grads, lo.n_params, cpu_norm, 1.0f);
+    tl_adamw_update(&oc, lo.params, lo.grads, lo.tensors, lo.n_tensors, 1e-3f);
+    float k = norm > 1.0 ? (float)(1.0 / norm) : 1.0f;
+    CHECK(tl_cuda_gpt2_update(g, &og, 1e-3f, k, &e) == 0, "%s", e.msg);
+    CHECK(tl_gpt2_init(&m2, &c, &e) == 0, "%s", e.msg);
+    m2.lora = &lo2;
+    CHECK(tl_cuda_gpt2_download(g, &m2, &og, &e) == 0, "%s", e.msg);
+    compare("  adapters after one AdamW step", lo2.params, lo.params, (long)lo.n_params, 2e-2);
+    compare("  their first moments", og.m, oc.m, (long)lo.n_params, 5e-2);
+    m2.lora = NULL;
+    tl_gpt2_free(&m2);
+    tl_adamw_free(&oc);
+    tl_adamw_free(&og);
+    free(grads);
+    tl_cuda_gpt2_free(g);
+done:
+    free(in), free(tg);
+    m.lora = NULL;
+    tl_lora_free(&lo);
+    tl_lora_free(&lo2);
+    tl_gpt2_free(&m);
+}
+
 int main(void) {
     char msg[256];
     if (!tl_cuda_available(msg, sizeof msg)) {
@@ -512,6 +620,10 @@ int main(void) {
     test_model("2x2x128", 4, 128, 1000, 1.0f); /* flash attention */
     test_model("2x4x128", 2, 96, 500, 1.0f);   /* plain attention */
     test_model("4x2x128", 4, 256, 640, 1.0f);  /* flash, 4 layers, 4 key tiles */
+    test_lora("2x2x128", 4, 128, 1000, 8, 15, 0.0f); /* every target */
+    test_lora("4x2x128", 2, 200, 640, 4, 9, 0.0f);   /* rank 4 (padded to 8 on the GPU), attn.qkv + mlp.proj, ragged T */
+    test_lora("2x2x128", 3, 96, 500, 16, 6, 0.0f);   /* attn.proj + mlp.fc (GELU unfused there), 3 x 96 rows */
+    test_lora("2x2x128", 4, 128, 1000, 8, 15, 0.1f); /* dropout 0.1: the same mask on both */
     tl_cuda_blas_free(&blas);
     cudaStreamDestroy(st);
     CHECK_DONE();

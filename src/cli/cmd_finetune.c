@@ -15,7 +15,7 @@ int tl_cmd_finetune(int argc, char **argv) {
     tl_train_opts o = {.out_dir = "finetune-out", .batch_size = 8, .total_batch = 0, .steps = 0, .warmup = 0,
                        .lr = 3e-4f, .lr_final_frac = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .beta1 = 0.9f,
                        .beta2 = 0.999f, .eps = 1e-8f, .eval_every = 0, .ckpt_every = 0, .keep = 2, .seed = 1337,
-                       .on_nonfinite = "skip", .patience = 0};
+                       .on_nonfinite = "skip", .patience = 0, .device = "cpu"};
     const char *task_path = NULL, *targets = "all", *tokenizer = "gpt2";
     float epochs = 3, alpha = 16, dropout = 0.05f;
     int threads = 0, lora = 0, rank = 8;
@@ -47,6 +47,8 @@ int tl_cmd_finetune(int argc, char **argv) {
         {"keep", 0, TL_OPT_INT, &o.keep, "checkpoints kept"},
         {"resume", 0, TL_OPT_FLAG, &o.resume, "continue from the newest checkpoint in --out"},
         {"seed", 's', TL_OPT_I64, &o.seed, "seed for adapters, example order and dropout"},
+        {"device", 0, TL_OPT_STR, &o.device, "cpu (fp32) or cuda (bf16 on one NVIDIA GPU, fp32 master weights; full or LoRA)"},
+        {"recompute", 0, TL_OPT_FLAG, &o.recompute, "cuda: recompute GELU outputs in the backward (less memory)"},
         {"threads", 't', TL_OPT_INT, &threads, "CPU threads (0: all cores)"},
     };
     tl_cmd cmd = {"finetune", "tinyllm finetune --base CKPT --train EXAMPLES [options]",
@@ -54,9 +56,12 @@ int tl_cmd_finetune(int argc, char **argv) {
                   "text after '### Response:', including '### End'). Full fine-tuning trains every weight;\n"
                   "--lora trains low-rank adapters on the chosen modules with the base frozen (small memory:\n"
                   "fits an edge board). Each val eval that improves the loss writes best.safetensors (a model,\n"
-                  "or an adapter for use with the base); --patience stops early; --resume continues exactly.\n\n"
+                  "or an adapter for use with the base); --patience stops early; --resume continues exactly.\n"
+                  "--device cuda runs the same loop on a GPU (bf16, fp32 master weights; LoRA skips the base's\n"
+                  "weight gradients); its checkpoints and adapters are the CPU's files, resumable on either device.\n\n"
                   "example: tinyllm prepare --task tasks/gesture.task --val-fraction 0.1 --out data/gesture gesture.csv\n"
-                  "         tinyllm finetune --base runs/30M --train data/gesture --lora --merge -o runs/gesture",
+                  "         tinyllm finetune --base runs/30M --train data/gesture --lora --merge -o runs/gesture\n"
+                  "         tinyllm finetune --base runs/30M --train data/gesture --device cuda -o runs/gesture-gpu",
                   opts, sizeof opts / sizeof *opts};
     const char *pos[1];
     int npos, r = tl_cli_parse(&cmd, argc, argv, pos, 0, &npos);
@@ -64,6 +69,10 @@ int tl_cmd_finetune(int argc, char **argv) {
     tl_err e;
     if (!o.base || !o.train) {
         tl_errf(&e, "finetune: --base and --train are required (see 'tinyllm finetune --help')");
+        return tl_cli_fail(&e);
+    }
+    if (strcmp(o.device, "cpu") && strcmp(o.device, "cuda")) {
+        tl_errf(&e, "finetune: --device must be cpu or cuda, not '%s'", o.device);
         return tl_cli_fail(&e);
     }
     tl_lora_config lc = {.rank = rank, .alpha = alpha, .dropout = dropout};

@@ -31,12 +31,12 @@ void tl_cuda_blas_free(tl_cuda_blas *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* D (m x n, column-major, ld m) = op(A) op(B) + beta * D. A is stored k x m (ld k) when transA,
+/* D (m x n, column-major, ld m) = alpha * op(A) op(B) + beta * D. A is stored k x m (ld k) when transA,
  * else m x k; B is stored n x k (ld n) when transB, else k x n. bias [m] (bf16) and aux (ld
  * aux_ld, D's type) as the epilogue needs them. Returns 0 when launched, 1 when cuBLASLt has no
  * algorithm for this epilogue (nothing launched, no error), -1 on errors. */
 static int gemm(tl_cuda_blas *b, void *D, cudaDataType_t dtype, const void *A, int transA, const void *B, int transB, int m,
-                int n, int k, float beta, cublasLtEpilogue_t epi, const void *bias, void *aux, int64_t aux_ld,
+                int n, int k, float alpha, float beta, cublasLtEpilogue_t epi, const void *bias, void *aux, int64_t aux_ld,
                 cudaStream_t s, tl_err *e) {
     cublasLtMatmulDesc_t desc = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, ld = NULL;
@@ -80,7 +80,6 @@ static int gemm(tl_cuda_blas *b, void *D, cudaDataType_t dtype, const void *A, i
         }
     }
     if (st == CUBLAS_STATUS_SUCCESS) {
-        const float alpha = 1.0f;
         what = "matmul";
         st = cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur.algo, b->workspace,
                             b->workspace_size, s);
@@ -104,16 +103,16 @@ int tl_cuda_linear_forward(tl_cuda_blas *b, tl_bf16 *out, tl_bf16 *pre_gelu, con
                            const tl_bf16 *bias, int N, int IC, int OC, cudaStream_t s, tl_err *e) {
     cublasLtEpilogue_t plain = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
     if (!pre_gelu) {
-        int r = gemm(b, out, CUDA_R_16BF, weight, 1, inp, 0, OC, N, IC, 0.0f, plain, bias, NULL, 0, s, e);
+        int r = gemm(b, out, CUDA_R_16BF, weight, 1, inp, 0, OC, N, IC, 1.0f, 0.0f, plain, bias, NULL, 0, s, e);
         return r == 1 ? tl_errf(e, "cuBLASLt: no algorithm for a %d x %d x %d bf16 product", OC, N, IC) : r;
     }
     if (b->fuse_gelu_fwd) {
         cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
-        int r = gemm(b, out, CUDA_R_16BF, weight, 1, inp, 0, OC, N, IC, 0.0f, epi, bias, pre_gelu, OC, s, e);
+        int r = gemm(b, out, CUDA_R_16BF, weight, 1, inp, 0, OC, N, IC, 1.0f, 0.0f, epi, bias, pre_gelu, OC, s, e);
         if (r == 0) return 0;
         b->fuse_gelu_fwd = 0; /* no fused algorithm (or it failed): the separate kernel from now on */
     }
-    int r = gemm(b, pre_gelu, CUDA_R_16BF, weight, 1, inp, 0, OC, N, IC, 0.0f, plain, bias, NULL, 0, s, e);
+    int r = gemm(b, pre_gelu, CUDA_R_16BF, weight, 1, inp, 0, OC, N, IC, 1.0f, 0.0f, plain, bias, NULL, 0, s, e);
     if (r) return r == 1 ? tl_errf(e, "cuBLASLt: no algorithm for a %d x %d x %d bf16 product", OC, N, IC) : r;
     return launched(tl_cuda_gelu_forward(out, pre_gelu, (long)N * OC, s), "gelu_forward", e);
 }
@@ -122,12 +121,12 @@ int tl_cuda_linear_backward_input(tl_cuda_blas *b, tl_bf16 *dinp, const tl_bf16 
                                   const tl_bf16 *weight, int N, int IC, int OC, cudaStream_t s, tl_err *e) {
     if (!dinp) return 0;
     if (pre_gelu && b->fuse_gelu_bwd) {
-        int r = gemm(b, dinp, CUDA_R_16BF, weight, 0, dout, 0, IC, N, OC, 0.0f, CUBLASLT_EPILOGUE_DGELU, NULL,
+        int r = gemm(b, dinp, CUDA_R_16BF, weight, 0, dout, 0, IC, N, OC, 1.0f, 0.0f, CUBLASLT_EPILOGUE_DGELU, NULL,
                      (void *)pre_gelu, IC, s, e);
         if (r == 0) return 0;
         b->fuse_gelu_bwd = 0;
     }
-    int r = gemm(b, dinp, CUDA_R_16BF, weight, 0, dout, 0, IC, N, OC, 0.0f, CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, 0, s, e);
+    int r = gemm(b, dinp, CUDA_R_16BF, weight, 0, dout, 0, IC, N, OC, 1.0f, 0.0f, CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, 0, s, e);
     if (r) return r == 1 ? tl_errf(e, "cuBLASLt: no algorithm for a %d x %d x %d bf16 product", IC, N, OC) : r;
     if (pre_gelu) return launched(tl_cuda_gelu_backward(dinp, pre_gelu, dinp, (long)N * IC, s), "gelu_backward", e);
     return 0;
@@ -135,6 +134,18 @@ int tl_cuda_linear_backward_input(tl_cuda_blas *b, tl_bf16 *dinp, const tl_bf16 
 
 int tl_cuda_linear_backward_weight(tl_cuda_blas *b, float *dweight, const tl_bf16 *dout, const tl_bf16 *inp, int N, int IC,
                                    int OC, cudaStream_t s, tl_err *e) {
-    int r = gemm(b, dweight, CUDA_R_32F, inp, 0, dout, 1, IC, OC, N, 1.0f, CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, 0, s, e);
+    int r = gemm(b, dweight, CUDA_R_32F, inp, 0, dout, 1, IC, OC, N, 1.0f, 1.0f, CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, 0, s, e);
     return r == 1 ? tl_errf(e, "cuBLASLt: no algorithm for a %d x %d x %d product with fp32 output", IC, OC, N) : r;
+}
+
+int tl_cuda_matmul_forward(tl_cuda_blas *b, tl_bf16 *out, const tl_bf16 *inp, const tl_bf16 *weight, int N, int IC, int OC,
+                           float alpha, float beta, cudaStream_t s, tl_err *e) {
+    int r = gemm(b, out, CUDA_R_16BF, weight, 1, inp, 0, OC, N, IC, alpha, beta, CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, 0, s, e);
+    return r == 1 ? tl_errf(e, "cuBLASLt: no algorithm for a %d x %d x %d bf16 product", OC, N, IC) : r;
+}
+
+int tl_cuda_matmul_backward_input(tl_cuda_blas *b, tl_bf16 *dinp, const tl_bf16 *dout, const tl_bf16 *weight, int N, int IC,
+                                  int OC, float alpha, float beta, cudaStream_t s, tl_err *e) {
+    int r = gemm(b, dinp, CUDA_R_16BF, weight, 0, dout, 0, IC, N, OC, alpha, beta, CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, 0, s, e);
+    return r == 1 ? tl_errf(e, "cuBLASLt: no algorithm for a %d x %d x %d bf16 product", IC, N, OC) : r;
 }

@@ -38,4 +38,13 @@ int tl_cuda_linear_backward_input(tl_cuda_blas *b, tl_bf16 *dinp, const tl_bf16 
 int tl_cuda_linear_backward_weight(tl_cuda_blas *b, float *dweight, const tl_bf16 *dout, const tl_bf16 *inp, int N, int IC,
                                    int OC, cudaStream_t s, tl_err *e);
 
+/* The same products with scale and accumulation, for LoRA's rank-r branch (bf16 in and out, fp32
+ * accumulation; out and dinp may hold old values only when beta != 0):
+ *   out[N, OC]  = alpha * inp[N, IC] @ weight[OC, IC]^T + beta * out
+ *   dinp[N, IC] = alpha * dout[N, OC] @ weight[OC, IC]  + beta * dinp */
+int tl_cuda_matmul_forward(tl_cuda_blas *b, tl_bf16 *out, const tl_bf16 *inp, const tl_bf16 *weight, int N, int IC, int OC,
+                           float alpha, float beta, cudaStream_t s, tl_err *e);
+int tl_cuda_matmul_backward_input(tl_cuda_blas *b, tl_bf16 *dinp, const tl_bf16 *dout, const tl_bf16 *weight, int N, int IC,
+                                  int OC, float alpha, float beta, cudaStream_t s, tl_err *e);
+
 #endif

@@ -27,6 +27,7 @@
 
 #include "cuda/gemm.h"
 #include "cuda/kernels.h"
+#include "model/lora.h"
 
 /* per-layer tensors, in tl_gpt2_tensors' order (checked against the names in create) */
 enum { P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPW, P_FCPB, P_PER_LAYER };
@@ -63,6 +64,21 @@ struct tl_cuda_gpt2 {
     float *dres, *dvec, *scratch, *dmean;          /* [N, C], [B, NH, T], reductions, [1] */
     double *dscal, *norm_scratch;                  /* [0] loss sum, [1] sum of squared gradients */
     int32_t *d_batch;                              /* inputs, targets, order, group starts, group tokens */
+    /* LoRA (the host model had adapters at create): the adapters train, the base is frozen, so it
+     * has no gradients or moments (g32, m, v NULL) and its weight-gradient products are skipped.
+     * Adapter tensors in a padded layout: A [rp, I] and B [O, rp] with the rank r rounded up to rp,
+     * a multiple of 8 (the padding stays zero: zero rows of A, zero columns of B, zero gradients),
+     * each tensor at a 128-element boundary, so every cuBLASLt operand is aligned. */
+    int lora, lrank, lrank_pad, n_ltensors;
+    float lscale, ldropout;                        /* alpha / r; dropout probability */
+    int *lidx;                                     /* [L][TL_LORA_N_TARGETS]: host tensor index of A, or -1 */
+    tl_tensor_info *ltensors;                      /* the host adapter table (shapes, offsets, decay) */
+    size_t *ldoff, ln;                             /* each tensor's device offset; device elements */
+    float *lp32, *lg32, *lm, *lv;                  /* [ln] */
+    tl_bf16 *lp16;                                 /* [ln] */
+    tl_bf16 *lu, *ldu, *lxd;                       /* [L, 4, lu_rows, rp] (alpha/r) xd A^T; [N, rp]; [N, 4C] dropout(inp) */
+    long lu_rows;                                  /* Bmax * Tmax rounded up to 16 */
+    uint64_t drop_seed;
     /* host side */
     int32_t *h_stage, *h_count;                    /* 2 pinned slots of the batch layout; [Vp] */
     double *h_scal;                                /* pinned [2] */
@@ -144,7 +160,7 @@ void tl_cuda_gpt2_free(tl_cuda_gpt2 *g) {
     void *dev[] = {g->p32, g->g32, g->m, g->v, g->p16, g->resid, g->ln1, g->ln2, g->ln1_mean, g->ln1_rstd, g->ln2_mean,
                    g->ln2_rstd, g->qkv, g->atty, g->lse, g->fch, g->fchg, g->lnf, g->lnf_mean, g->lnf_rstd, g->logits,
                    g->losses, g->branch, g->dres16, g->dsmall, g->dbig, g->dres, g->dvec, g->scratch, g->dmean, g->dscal,
-                   g->norm_scratch, g->d_batch};
+                   g->norm_scratch, g->d_batch, g->lp32, g->lg32, g->lm, g->lv, g->lp16, g->lu, g->ldu, g->lxd};
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (g->h_stage) cudaFreeHost(g->h_stage);
@@ -160,6 +176,9 @@ void tl_cuda_gpt2_free(tl_cuda_gpt2 *g) {
     if (g->have_stream) cudaStreamDestroy(g->s);
     free(g->h_count);
     free(g->tensors);
+    free(g->lidx);
+    free(g->ltensors);
+    free(g->ldoff);
     free(g);
 }
 
@@ -201,8 +220,92 @@ static int exchange_id(const char *path, int rank, int world, ncclUniqueId *id, 
 
 static const float *P32(const tl_cuda_gpt2 *g, int i) { return g->p32 + g->tensors[i].offset; }
 static const tl_bf16 *P16(const tl_cuda_gpt2 *g, int i) { return g->p16 + g->tensors[i].offset; }
-static float *G32(const tl_cuda_gpt2 *g, int i) { return g->g32 + g->tensors[i].offset; }
+/* a base tensor's gradient; NULL when the base is frozen (LoRA), which the backward skips */
+static float *G32(const tl_cuda_gpt2 *g, int i) { return g->g32 ? g->g32 + g->tensors[i].offset : NULL; }
 static int LT(int l, int which) { return 2 + l * P_PER_LAYER + which; }
+
+/* Host adapter tensor k <-> its padded device copy in dev: A [r, I] is the first r rows of the
+ * device's [rp, I], B [O, r] the first r columns of [O, rp]. */
+static cudaError_t lora_copy(tl_cuda_gpt2 *g, float *dev, const float *from_host, float *to_host) {
+    for (int k = 0; k < g->n_ltensors; k++) {
+        const tl_tensor_info *t = &g->ltensors[k];
+        size_t rows = t->shape[0], cols = t->shape[1], dpitch = (k % 2 ? (size_t)g->lrank_pad : cols) * 4;
+        float *d = dev + g->ldoff[k];
+        cudaError_t r = to_host ? cudaMemcpy2DAsync(to_host + t->offset, cols * 4, d, dpitch, cols * 4, rows,
+                                                    cudaMemcpyDeviceToHost, g->s)
+                                : cudaMemcpy2DAsync(d, dpitch, from_host + t->offset, cols * 4, cols * 4, rows,
+                                                    cudaMemcpyHostToDevice, g->s);
+        if (r != cudaSuccess) return r;
+    }
+    return cudaSuccess;
+}
+
+/* Elements of adapter tensor k on the device (padded shape). */
+static size_t lora_numel(const tl_cuda_gpt2 *g, int k) {
+    const tl_tensor_info *t = &g->ltensors[k];
+    return k % 2 ? (size_t)t->shape[0] * (size_t)g->lrank_pad : (size_t)g->lrank_pad * (size_t)t->shape[1];
+}
+
+/* The adapter table of the host model's tl_lora, and the padded device layout. */
+static int lora_layout(tl_cuda_gpt2 *g, const tl_lora *lo, tl_err *e) {
+    const tl_gpt2_config *c = &g->cfg;
+    if (lo->model.n_layer != c->n_layer || lo->model.n_embd != c->n_embd)
+        return tl_errf(e, "GPU model: the LoRA adapters are for %d layers x %d, the model has %d x %d", lo->model.n_layer,
+                       lo->model.n_embd, c->n_layer, c->n_embd);
+    g->lora = 1;
+    g->lrank = lo->cfg.rank;
+    g->lrank_pad = (lo->cfg.rank + 7) / 8 * 8;
+    g->lscale = lo->cfg.alpha / (float)lo->cfg.rank;
+    g->ldropout = lo->cfg.dropout;
+    g->n_ltensors = lo->n_tensors;
+    size_t ni = (size_t)c->n_layer * TL_LORA_N_TARGETS;
+    g->lidx = malloc(sizeof(int) * ni);
+    g->ltensors = malloc(sizeof *g->ltensors * (size_t)lo->n_tensors);
+    g->ldoff = malloc(sizeof(size_t) * (size_t)lo->n_tensors);
+    if (!g->lidx || !g->ltensors || !g->ldoff) return tl_errf(e, "out of memory");
+    memcpy(g->lidx, lo->index, sizeof(int) * ni);
+    memcpy(g->ltensors, lo->tensors, sizeof *g->ltensors * (size_t)lo->n_tensors);
+    size_t off = 0;
+    for (int k = 0; k < g->n_ltensors; k++) {
+        g->ldoff[k] = off;
+        off += (lora_numel(g, k) + 127) / 128 * 128;
+    }
+    g->ln = off;
+    return 0;
+}
+
+/* Parameters (and optimizer state when given) from the host; padding and gradients zero. */
+static cudaError_t upload_state(tl_cuda_gpt2 *g, const tl_gpt2 *m, const tl_adamw *opt) {
+    size_t np = g->n_padded, lo = g->shard_lo, hi = lo + g->shard < g->n_params ? lo + g->shard : g->n_params;
+    cudaError_t r;
+#define UP(call)                                                                                  \
+    do {                                                                                          \
+        if ((r = (call)) != cudaSuccess) return r;                                                \
+    } while (0)
+    UP(cudaMemsetAsync(g->p32, 0, np * 4, g->s));
+    UP(cudaMemcpyAsync(g->p32, m->params, g->n_params * 4, cudaMemcpyHostToDevice, g->s));
+    UP(tl_cuda_cast_bf16(g->p16, g->p32, (long)np, g->s));
+    if (g->lora) {
+        float *z[4] = {g->lp32, g->lg32, g->lm, g->lv};
+        for (int i = 0; i < 4; i++) UP(cudaMemsetAsync(z[i], 0, g->ln * 4, g->s));
+        UP(lora_copy(g, g->lp32, m->lora->params, NULL));
+        UP(tl_cuda_cast_bf16(g->lp16, g->lp32, (long)g->ln, g->s));
+        if (opt && opt->m && opt->v) {
+            UP(lora_copy(g, g->lm, opt->m, NULL));
+            UP(lora_copy(g, g->lv, opt->v, NULL));
+        }
+    } else {
+        UP(cudaMemsetAsync(g->g32, 0, np * 4, g->s));
+        UP(cudaMemsetAsync(g->m, 0, g->shard * 4, g->s));
+        UP(cudaMemsetAsync(g->v, 0, g->shard * 4, g->s));
+        if (opt && opt->m && opt->v && hi > lo) {
+            UP(cudaMemcpyAsync(g->m, opt->m + lo, (hi - lo) * 4, cudaMemcpyHostToDevice, g->s));
+            UP(cudaMemcpyAsync(g->v, opt->v + lo, (hi - lo) * 4, cudaMemcpyHostToDevice, g->s));
+        }
+    }
+#undef UP
+    return cudaStreamSynchronize(g->s);
+}
 
 int tl_cuda_gpt2_create(tl_cuda_gpt2 **out, const tl_gpt2 *m, const tl_adamw *opt, int B, int T, const tl_cuda_opts *o,
                         tl_err *e) {
@@ -248,6 +351,18 @@ int tl_cuda_gpt2_create(tl_cuda_gpt2 **out, const tl_gpt2 *m, const tl_adamw *op
                            g->tensors[LT(0, p)].name, want);
         }
     }
+    if (m->lora && use_nccl) {
+        tl_cuda_gpt2_free(g);
+        return tl_errf(e, "LoRA on the GPU runs on one GPU so far (use --gpus 1)");
+    }
+    if (m->lora && opt && opt->m && opt->n != m->lora->n_params) {
+        tl_cuda_gpt2_free(g);
+        return tl_errf(e, "GPU model: the AdamW state has %zu values, the LoRA adapters %zu", opt->n, m->lora->n_params);
+    }
+    if (m->lora && lora_layout(g, m->lora, e)) {
+        tl_cuda_gpt2_free(g);
+        return -1;
+    }
     int rc = -1;
     cudaError_t r;
     if (world > 1) {
@@ -285,10 +400,22 @@ int tl_cuda_gpt2_create(tl_cuda_gpt2 **out, const tl_gpt2 *m, const tl_adamw *op
     g->n_padded = g->shard * (size_t)world;
     g->shard_lo = g->shard * (size_t)rank;
     size_t np = g->n_padded, N = (size_t)B * T, Cs = (size_t)C, Ls = (size_t)L;
-    if (!(g->p32 = dalloc(g, np * 4, "master weights", e)) || !(g->g32 = dalloc(g, np * 4, "gradients", e)) ||
-        !(g->p16 = dalloc(g, np * 2, "bf16 weights", e)) || !(g->m = dalloc(g, g->shard * 4, "AdamW moments", e)) ||
-        !(g->v = dalloc(g, g->shard * 4, "AdamW moments", e)))
+    if (!(g->p32 = dalloc(g, np * 4, "master weights", e)) || !(g->p16 = dalloc(g, np * 2, "bf16 weights", e)))
         goto fail;
+    if (!g->lora && (!(g->g32 = dalloc(g, np * 4, "gradients", e)) || !(g->m = dalloc(g, g->shard * 4, "AdamW moments", e)) ||
+                     !(g->v = dalloc(g, g->shard * 4, "AdamW moments", e))))
+        goto fail;
+    if (g->lora) {
+        size_t ln = g->ln, rp = (size_t)g->lrank_pad;
+        g->lu_rows = ((long)N + 15) / 16 * 16;
+        if (!(g->lp32 = dalloc(g, ln * 4, "LoRA adapters", e)) || !(g->lg32 = dalloc(g, ln * 4, "LoRA gradients", e)) ||
+            !(g->lm = dalloc(g, ln * 4, "LoRA moments", e)) || !(g->lv = dalloc(g, ln * 4, "LoRA moments", e)) ||
+            !(g->lp16 = dalloc(g, ln * 2, "LoRA adapters", e)) ||
+            !(g->lu = dalloc(g, Ls * TL_LORA_N_TARGETS * (size_t)g->lu_rows * rp * 2, "LoRA activations", e)) ||
+            !(g->ldu = dalloc(g, N * rp * 2, "LoRA scratch", e)) ||
+            (g->ldropout > 0 && !(g->lxd = dalloc(g, N * 4 * Cs * 2, "LoRA dropout inputs", e))))
+            goto fail;
+    }
     size_t fchg_layers = g->o.recompute ? 1 : Ls;
     long scratch = tl_cuda_layernorm_scratch((int)N, C);
     long sb = tl_cuda_bias_scratch((int)N, 4 * C);
@@ -329,25 +456,8 @@ int tl_cuda_gpt2_create(tl_cuda_gpt2 **out, const tl_gpt2 *m, const tl_adamw *op
         goto fail;
     }
     g->have_ev = 1;
-    /* parameters and optimizer state from the host */
-    size_t lo = g->shard_lo, hi = lo + g->shard < g->n_params ? lo + g->shard : g->n_params;
-    if ((r = cudaMemsetAsync(g->p32, 0, np * 4, g->s)) != cudaSuccess ||
-        (r = cudaMemcpyAsync(g->p32, m->params, g->n_params * 4, cudaMemcpyHostToDevice, g->s)) != cudaSuccess ||
-        (r = tl_cuda_cast_bf16(g->p16, g->p32, (long)np, g->s)) != cudaSuccess ||
-        (r = cudaMemsetAsync(g->g32, 0, np * 4, g->s)) != cudaSuccess ||
-        (r = cudaMemsetAsync(g->m, 0, g->shard * 4, g->s)) != cudaSuccess ||
-        (r = cudaMemsetAsync(g->v, 0, g->shard * 4, g->s)) != cudaSuccess) {
-        tl_errf(e, "CUDA: uploading the model: %s", cudaGetErrorString(r));
-        goto fail;
-    }
-    if (opt && opt->m && opt->v && hi > lo &&
-        ((r = cudaMemcpyAsync(g->m, opt->m + lo, (hi - lo) * 4, cudaMemcpyHostToDevice, g->s)) != cudaSuccess ||
-         (r = cudaMemcpyAsync(g->v, opt->v + lo, (hi - lo) * 4, cudaMemcpyHostToDevice, g->s)) != cudaSuccess)) {
-        tl_errf(e, "CUDA: uploading the optimizer state: %s", cudaGetErrorString(r));
-        goto fail;
-    }
-    if ((r = cudaStreamSynchronize(g->s)) != cudaSuccess) {
-        tl_errf(e, "CUDA: uploading the model: %s", cudaGetErrorString(r));
+    if ((r = upload_state(g, m, opt)) != cudaSuccess) {
+        tl_errf(e, "CUDA: uploading the model and optimizer state: %s", cudaGetErrorString(r));
         goto fail;
     }
     rc = 0;
@@ -419,6 +529,54 @@ static int upload_batch(tl_cuda_gpt2 *g, const int32_t *inputs, const int32_t *t
 
 #define KL(call, what) CK(call, what)
 
+/* LoRA branch of adapter (l, t) on input inp[N, I] (bf16), output out[N, O] (+=); no-op when not
+ * adapted. u[N, rp] = (alpha / r) dropout(inp) A^T is kept for the backward; dropout (training
+ * forward only) uses the CPU's mask, so the same seed drops the same elements. */
+static int lora_forward(tl_cuda_gpt2 *g, int l, tl_lora_target t, tl_bf16 *out, const tl_bf16 *inp, int train, tl_err *e) {
+    int k = g->lora ? g->lidx[l * TL_LORA_N_TARGETS + t] : -1;
+    if (k < 0) return 0;
+    int N = g->cur_B * g->cur_T, rp = g->lrank_pad, I = (int)g->ltensors[k].shape[1], O = (int)g->ltensors[k + 1].shape[0];
+    int lt = l * TL_LORA_N_TARGETS + t;
+    tl_bf16 *u = g->lu + (long)lt * g->lu_rows * rp;
+    const tl_bf16 *x = inp;
+    if (train && g->ldropout > 0) {
+        KL(tl_cuda_lora_dropout_forward(g->lxd, inp, (long)N * I, g->drop_seed, lt, g->ldropout, g->s), "lora_dropout");
+        x = g->lxd;
+    }
+    if (tl_cuda_matmul_forward(&g->blas, u, x, g->lp16 + g->ldoff[k], N, I, rp, g->lscale, 0.0f, g->s, e)) return -1;
+    return tl_cuda_matmul_forward(&g->blas, out, u, g->lp16 + g->ldoff[k + 1], N, rp, O, 1.0f, 1.0f, g->s, e);
+}
+
+/* Its backward given dout[N, O]: dB += dout^T u, du = (alpha / r) dout B, dA += du^T dropout(inp),
+ * dinp[N, I] += dropout'(du A) (skipped when dinp is NULL). */
+static int lora_backward(tl_cuda_gpt2 *g, int l, tl_lora_target t, tl_bf16 *dinp, const tl_bf16 *dout, const tl_bf16 *inp,
+                         tl_err *e) {
+    int k = g->lora ? g->lidx[l * TL_LORA_N_TARGETS + t] : -1;
+    if (k < 0) return 0;
+    int N = g->cur_B * g->cur_T, rp = g->lrank_pad, I = (int)g->ltensors[k].shape[1], O = (int)g->ltensors[k + 1].shape[0];
+    int lt = l * TL_LORA_N_TARGETS + t, drop = g->ldropout > 0;
+    const tl_bf16 *u = g->lu + (long)lt * g->lu_rows * rp, *A = g->lp16 + g->ldoff[k], *B = g->lp16 + g->ldoff[k + 1];
+    float *dA = g->lg32 + g->ldoff[k], *dB = g->lg32 + g->ldoff[k + 1];
+    tl_cuda_blas *bl = &g->blas;
+    if (tl_cuda_linear_backward_weight(bl, dB, dout, u, N, rp, O, g->s, e) ||
+        tl_cuda_matmul_backward_input(bl, g->ldu, dout, B, N, rp, O, g->lscale, 0.0f, g->s, e))
+        return -1;
+    const tl_bf16 *x = inp;
+    if (drop) { /* the forward's mask again */
+        KL(tl_cuda_lora_dropout_forward(g->lxd, inp, (long)N * I, g->drop_seed, lt, g->ldropout, g->s), "lora_dropout");
+        x = g->lxd;
+    }
+    if (tl_cuda_linear_backward_weight(bl, dA, g->ldu, x, N, I, rp, g->s, e)) return -1;
+    if (!dinp) return 0;
+    if (!drop) return tl_cuda_matmul_backward_input(bl, dinp, g->ldu, A, N, I, rp, 1.0f, 1.0f, g->s, e);
+    if (tl_cuda_matmul_backward_input(bl, g->lxd, g->ldu, A, N, I, rp, 1.0f, 0.0f, g->s, e)) return -1;
+    KL(tl_cuda_lora_dropout_backward(dinp, g->lxd, (long)N * I, g->drop_seed, lt, g->ldropout, g->s), "lora_dropout");
+    return 0;
+}
+
+/* lora_has(g, l, t): adapter (l, t) exists */
+static int lora_has(const tl_cuda_gpt2 *g, int l, tl_lora_target t) { return g->lora && g->lidx[l * TL_LORA_N_TARGETS + t] >= 0; }
+
 static int forward(tl_cuda_gpt2 *g, int write_grad, float dscale, double *acc, tl_err *e) {
     const tl_gpt2_config *c = &g->cfg;
     int B = g->cur_B, T = g->cur_T, C = c->n_embd, NH = c->n_head, L = c->n_layer, V = c->vocab, Vp = c->padded_vocab;
@@ -437,19 +595,28 @@ static int forward(tl_cuda_gpt2 *g, int write_grad, float dscale, double *acc, t
         if (l == 0)
             KL(tl_cuda_layernorm_forward(NULL, ln1, m1, s1, x, NULL, P32(g, LT(0, P_LN1W)), P32(g, LT(0, P_LN1B)), N, C, s),
                "layernorm_forward");
-        if (tl_cuda_linear_forward(&g->blas, qkv, NULL, ln1, P16(g, LT(l, P_QKVW)), P16(g, LT(l, P_QKVB)), N, C, 3 * C, s, e))
+        if (tl_cuda_linear_forward(&g->blas, qkv, NULL, ln1, P16(g, LT(l, P_QKVW)), P16(g, LT(l, P_QKVB)), N, C, 3 * C, s, e) ||
+            lora_forward(g, l, TL_LORA_QKV, qkv, ln1, write_grad, e))
             return -1;
         KL(tl_cuda_attention_forward(atty, g->lse + (long)l * N * NH, qkv, B, T, C, NH, g->o.plain_attention, s),
            "attention_forward");
         if (tl_cuda_linear_forward(&g->blas, g->branch, NULL, atty, P16(g, LT(l, P_PROJW)), P16(g, LT(l, P_PROJB)), N, C, C,
-                                   s, e))
+                                   s, e) ||
+            lora_forward(g, l, TL_LORA_PROJ, g->branch, atty, write_grad, e))
             return -1;
         KL(tl_cuda_layernorm_forward(r2, ln2, m2, s2, x, g->branch, P32(g, LT(l, P_LN2W)), P32(g, LT(l, P_LN2B)), N, C, s),
            "layernorm_forward");
-        if (tl_cuda_linear_forward(&g->blas, fchg, fch, ln2, P16(g, LT(l, P_FCW)), P16(g, LT(l, P_FCB)), N, C, 4 * C, s, e))
+        if (lora_has(g, l, TL_LORA_FC)) { /* the adapter adds to the pre-GELU values: GELU as a separate kernel */
+            if (tl_cuda_linear_forward(&g->blas, fch, NULL, ln2, P16(g, LT(l, P_FCW)), P16(g, LT(l, P_FCB)), N, C, 4 * C, s, e) ||
+                lora_forward(g, l, TL_LORA_FC, fch, ln2, write_grad, e))
+                return -1;
+            KL(tl_cuda_gelu_forward(fchg, fch, 4 * NC, s), "gelu_forward");
+        } else if (tl_cuda_linear_forward(&g->blas, fchg, fch, ln2, P16(g, LT(l, P_FCW)), P16(g, LT(l, P_FCB)), N, C, 4 * C, s,
+                                          e))
             return -1;
         if (tl_cuda_linear_forward(&g->blas, g->branch, NULL, fchg, P16(g, LT(l, P_FCPW)), P16(g, LT(l, P_FCPB)), N, 4 * C,
-                                   C, s, e))
+                                   C, s, e) ||
+            lora_forward(g, l, TL_LORA_FCPROJ, g->branch, fchg, write_grad, e))
             return -1;
         if (l + 1 < L)
             KL(tl_cuda_layernorm_forward(r3, g->ln1 + (l + 1) * NC, g->ln1_mean + (long)(l + 1) * N,
@@ -468,6 +635,14 @@ static int forward(tl_cuda_gpt2 *g, int write_grad, float dscale, double *acc, t
     return 0;
 }
 
+/* dweight[OC, IC] += dout^T inp and db[OC] += column sums of dout; skipped for a frozen base (NULL) */
+static int weight_grad(tl_cuda_gpt2 *g, float *dw, float *db, const tl_bf16 *dout, const tl_bf16 *inp, int N, int IC, int OC,
+                       tl_err *e) {
+    if (dw && tl_cuda_linear_backward_weight(&g->blas, dw, dout, inp, N, IC, OC, g->s, e)) return -1;
+    if (db) KL(tl_cuda_bias_backward(db, g->scratch, dout, N, OC, g->s), "bias_backward");
+    return 0;
+}
+
 static int backward(tl_cuda_gpt2 *g, tl_err *e) {
     const tl_gpt2_config *c = &g->cfg;
     int B = g->cur_B, T = g->cur_T, C = c->n_embd, NH = c->n_head, L = c->n_layer, Vp = c->padded_vocab;
@@ -481,7 +656,7 @@ static int backward(tl_cuda_gpt2 *g, tl_err *e) {
     CK(cudaMemsetAsync(g->dres, 0, sizeof(float) * (size_t)NC, s), "memset");
     /* logits = lnf @ wte^T: dlogits are in g->logits */
     if (tl_cuda_linear_backward_input(bl, dln, NULL, g->logits, P16(g, 0), N, C, Vp, s, e) ||
-        tl_cuda_linear_backward_weight(bl, G32(g, 0), g->logits, g->lnf, N, C, Vp, s, e))
+        weight_grad(g, G32(g, 0), NULL, g->logits, g->lnf, N, C, Vp, e))
         return -1;
     KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, lnf), G32(g, lnf + 1), g->scratch, dln,
                                   g->resid + 2 * L * NC, P32(g, lnf), g->lnf_mean, g->lnf_rstd, N, C, s),
@@ -492,32 +667,44 @@ static int backward(tl_cuda_gpt2 *g, tl_err *e) {
         tl_bf16 *fch = g->fch + 4 * l * NC, *fchg = g->fchg + (g->o.recompute ? 0 : 4 * l * NC);
         /* res3 = res2 + fcproj(gelu(fc(ln2(res2)))) */
         if (g->o.recompute) KL(tl_cuda_gelu_forward(fchg, fch, 4 * NC, s), "gelu_forward");
-        if (tl_cuda_linear_backward_weight(bl, G32(g, LT(l, P_FCPW)), g->dres16, fchg, N, 4 * C, C, s, e)) return -1;
-        KL(tl_cuda_bias_backward(G32(g, LT(l, P_FCPB)), g->scratch, g->dres16, N, C, s), "bias_backward");
-        if (tl_cuda_linear_backward_input(bl, dfch, fch, g->dres16, P16(g, LT(l, P_FCPW)), N, 4 * C, C, s, e) ||
-            tl_cuda_linear_backward_weight(bl, G32(g, LT(l, P_FCW)), dfch, ln2, N, C, 4 * C, s, e))
+        if (weight_grad(g, G32(g, LT(l, P_FCPW)), G32(g, LT(l, P_FCPB)), g->dres16, fchg, N, 4 * C, C, e)) return -1;
+        if (lora_has(g, l, TL_LORA_FCPROJ)) { /* the adapter's input gradient joins before GELU' */
+            if (tl_cuda_linear_backward_input(bl, dfch, NULL, g->dres16, P16(g, LT(l, P_FCPW)), N, 4 * C, C, s, e) ||
+                lora_backward(g, l, TL_LORA_FCPROJ, dfch, g->dres16, fchg, e))
+                return -1;
+            KL(tl_cuda_gelu_backward(dfch, fch, dfch, 4 * NC, s), "gelu_backward");
+        } else if (tl_cuda_linear_backward_input(bl, dfch, fch, g->dres16, P16(g, LT(l, P_FCPW)), N, 4 * C, C, s, e))
             return -1;
-        KL(tl_cuda_bias_backward(G32(g, LT(l, P_FCB)), g->scratch, dfch, N, 4 * C, s), "bias_backward");
-        if (tl_cuda_linear_backward_input(bl, dln, NULL, dfch, P16(g, LT(l, P_FCW)), N, C, 4 * C, s, e)) return -1;
+        if (weight_grad(g, G32(g, LT(l, P_FCW)), G32(g, LT(l, P_FCB)), dfch, ln2, N, C, 4 * C, e) ||
+            tl_cuda_linear_backward_input(bl, dln, NULL, dfch, P16(g, LT(l, P_FCW)), N, C, 4 * C, s, e) ||
+            lora_backward(g, l, TL_LORA_FC, dln, dfch, ln2, e))
+            return -1;
         KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, LT(l, P_LN2W)), G32(g, LT(l, P_LN2B)), g->scratch, dln, r2,
                                       P32(g, LT(l, P_LN2W)), g->ln2_mean + (long)l * N, g->ln2_rstd + (long)l * N, N, C, s),
            "layernorm_backward");
         /* res2 = x + proj(attention(qkv(ln1(x)))) */
-        if (tl_cuda_linear_backward_weight(bl, G32(g, LT(l, P_PROJW)), g->dres16, atty, N, C, C, s, e)) return -1;
-        KL(tl_cuda_bias_backward(G32(g, LT(l, P_PROJB)), g->scratch, g->dres16, N, C, s), "bias_backward");
-        if (tl_cuda_linear_backward_input(bl, datty, NULL, g->dres16, P16(g, LT(l, P_PROJW)), N, C, C, s, e)) return -1;
+        if (weight_grad(g, G32(g, LT(l, P_PROJW)), G32(g, LT(l, P_PROJB)), g->dres16, atty, N, C, C, e) ||
+            tl_cuda_linear_backward_input(bl, datty, NULL, g->dres16, P16(g, LT(l, P_PROJW)), N, C, C, s, e) ||
+            lora_backward(g, l, TL_LORA_PROJ, datty, g->dres16, atty, e))
+            return -1;
         KL(tl_cuda_attention_backward(dqkv, g->dvec, datty, qkv, atty, g->lse + (long)l * N * NH, B, T, C, NH,
                                       g->o.plain_attention, s),
            "attention_backward");
-        if (tl_cuda_linear_backward_weight(bl, G32(g, LT(l, P_QKVW)), dqkv, ln1, N, C, 3 * C, s, e)) return -1;
-        KL(tl_cuda_bias_backward(G32(g, LT(l, P_QKVB)), g->scratch, dqkv, N, 3 * C, s), "bias_backward");
-        if (tl_cuda_linear_backward_input(bl, dln, NULL, dqkv, P16(g, LT(l, P_QKVW)), N, C, 3 * C, s, e)) return -1;
-        KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, LT(l, P_LN1W)), G32(g, LT(l, P_LN1B)), g->scratch, dln, x,
-                                      P32(g, LT(l, P_LN1W)), g->ln1_mean + (long)l * N, g->ln1_rstd + (long)l * N, N, C, s),
-           "layernorm_backward");
+        /* a frozen base needs no gradient below layer 0's qkv product (the embeddings do not train) */
+        int below = !g->lora || l > 0;
+        if (weight_grad(g, G32(g, LT(l, P_QKVW)), G32(g, LT(l, P_QKVB)), dqkv, ln1, N, C, 3 * C, e) ||
+            (below && tl_cuda_linear_backward_input(bl, dln, NULL, dqkv, P16(g, LT(l, P_QKVW)), N, C, 3 * C, s, e)) ||
+            lora_backward(g, l, TL_LORA_QKV, below ? dln : NULL, dqkv, ln1, e))
+            return -1;
+        if (below)
+            KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, LT(l, P_LN1W)), G32(g, LT(l, P_LN1B)), g->scratch, dln,
+                                          x, P32(g, LT(l, P_LN1W)), g->ln1_mean + (long)l * N, g->ln1_rstd + (long)l * N,
+                                          N, C, s),
+               "layernorm_backward");
     }
-    KL(tl_cuda_encoder_backward(G32(g, 0), G32(g, 1), g->dres, order, start, tok, g->n_groups, B, T, C, s),
-       "encoder_backward");
+    if (!g->lora)
+        KL(tl_cuda_encoder_backward(G32(g, 0), G32(g, 1), g->dres, order, start, tok, g->n_groups, B, T, C, s),
+           "encoder_backward");
     return 0;
 }
 
@@ -552,13 +739,14 @@ int tl_cuda_gpt2_logits(tl_cuda_gpt2 *g, float *out, tl_err *e) {
 }
 
 void tl_cuda_gpt2_zero_grad(tl_cuda_gpt2 *g) {
-    cudaMemsetAsync(g->g32, 0, g->n_padded * 4, g->s);
+    if (g->lora) cudaMemsetAsync(g->lg32, 0, g->ln * 4, g->s);
+    else cudaMemsetAsync(g->g32, 0, g->n_padded * 4, g->s);
     cudaMemsetAsync(g->dscal, 0, 2 * sizeof(double), g->s);
 }
 
 int tl_cuda_gpt2_train_micro(tl_cuda_gpt2 *g, const int32_t *inputs, const int32_t *targets, int B, int T, float scale,
                              tl_err *e) {
-    if (upload_batch(g, inputs, targets, B, T, 1, e)) return -1;
+    if (upload_batch(g, inputs, targets, B, T, !g->lora, e)) return -1; /* frozen embeddings: no token groups */
     float dscale = g->n_counted ? scale / (float)g->n_counted : 0.0f;
     if (forward(g, 1, dscale, g->dscal, e)) return -1;
     return g->n_counted ? backward(g, e) : 0; /* no counted target: the loss is constant */
@@ -569,7 +757,8 @@ int tl_cuda_gpt2_reduce(tl_cuda_gpt2 *g, double *loss_sum, double *grad_norm, tl
     if (g->nccl)
         NK(ncclReduceScatter(g->g32, g->g32 + g->shard_lo, g->shard, ncclFloat32, ncclSum, g->comm, g->s), "reduce-scatter");
 #endif
-    CK(tl_cuda_sumsq(g->dscal + 1, g->norm_scratch, g->g32 + g->shard_lo, (long)g->shard, g->s), "sumsq");
+    if (g->lora) CK(tl_cuda_sumsq(g->dscal + 1, g->norm_scratch, g->lg32, (long)g->ln, g->s), "sumsq");
+    else CK(tl_cuda_sumsq(g->dscal + 1, g->norm_scratch, g->g32 + g->shard_lo, (long)g->shard, g->s), "sumsq");
 #ifdef TL_HAVE_NCCL
     if (g->nccl) NK(ncclAllReduce(g->dscal, g->dscal, 2, ncclFloat64, ncclSum, g->comm, g->s), "all-reduce");
 #endif
@@ -583,6 +772,14 @@ int tl_cuda_gpt2_reduce(tl_cuda_gpt2 *g, double *loss_sum, double *grad_norm, tl
 int tl_cuda_gpt2_update(tl_cuda_gpt2 *g, tl_adamw *opt, float lr, float gscale, tl_err *e) {
     opt->t++;
     float c1 = 1.0f - powf(opt->beta1, (float)opt->t), c2 = 1.0f - powf(opt->beta2, (float)opt->t);
+    for (int k = 0; g->lora && k < g->n_ltensors; k++) { /* the adapters alone; padding has zero gradients, stays zero */
+        size_t a = g->ldoff[k];
+        float wd = g->ltensors[k].decay ? opt->weight_decay : 0.0f;
+        KL(tl_cuda_adamw_update(g->lp32 + a, g->lp16 + a, g->lm + a, g->lv + a, g->lg32 + a, (long)lora_numel(g, k), lr,
+                                opt->beta1, opt->beta2, c1, c2, opt->eps, wd, gscale, g->s),
+           "adamw");
+    }
+    if (g->lora) return 0;
     size_t lo = g->shard_lo, hi = lo + g->shard;
     for (int i = 0; i < g->n_tensors; i++) {
         const tl_tensor_info *t = &g->tensors[i];
@@ -602,6 +799,19 @@ int tl_cuda_gpt2_update(tl_cuda_gpt2 *g, tl_adamw *opt, float lr, float gscale, 
 int tl_cuda_gpt2_download(tl_cuda_gpt2 *g, tl_gpt2 *m, tl_adamw *opt, tl_err *e) {
     size_t n = g->n_params;
     if (m->n_params != n) return tl_errf(e, "GPU model: host model has %zu parameters, GPU %zu", m->n_params, n);
+    if (g->lora) { /* the base did not change: the adapters and their moments */
+        if (!m->lora || m->lora->n_tensors != g->n_ltensors)
+            return tl_errf(e, "GPU model: trains LoRA adapters, the host model has %s", m->lora ? "other ones" : "none");
+        if (opt && opt->n != m->lora->n_params)
+            return tl_errf(e, "GPU model: the AdamW state has %zu values, the adapters %zu", opt->n, m->lora->n_params);
+        CK(lora_copy(g, g->lp32, NULL, m->lora->params), "download");
+        if (opt) {
+            CK(lora_copy(g, g->lm, NULL, opt->m), "download");
+            CK(lora_copy(g, g->lv, NULL, opt->v), "download");
+        }
+        CK(cudaStreamSynchronize(g->s), "download");
+        return 0;
+    }
     if (!g->nccl) {
         CK(cudaMemcpyAsync(m->params, g->p32, n * 4, cudaMemcpyDeviceToHost, g->s), "download");
         if (opt) {
@@ -637,7 +847,10 @@ int tl_cuda_gpt2_download(tl_cuda_gpt2 *g, tl_gpt2 *m, tl_adamw *opt, tl_err *e)
 }
 
 int tl_cuda_gpt2_grads(tl_cuda_gpt2 *g, float *out, tl_err *e) {
-    CK(cudaMemcpyAsync(out, g->g32, g->n_params * 4, cudaMemcpyDeviceToHost, g->s), "gradient copy");
+    if (g->lora) CK(lora_copy(g, g->lg32, NULL, out), "gradient copy");
+    else CK(cudaMemcpyAsync(out, g->g32, g->n_params * 4, cudaMemcpyDeviceToHost, g->s), "gradient copy");
     CK(cudaStreamSynchronize(g->s), "gradient copy");
     return 0;
 }
+
+void tl_cuda_gpt2_lora_seed(tl_cuda_gpt2 *g, uint64_t seed) { g->drop_seed = seed; }

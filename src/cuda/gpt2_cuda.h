@@ -38,7 +38,11 @@ int tl_cuda_attention_is_flash(int hs);
 void tl_cuda_device_info(char *name, size_t n, double *peak_bf16);
 
 /* Creates the GPU model for micro-batches up to B x T from the host model m and, when given, the
- * AdamW state opt (moments and step; NULL starts them at zero). The host model stays the caller's. */
+ * AdamW state opt (moments and step; NULL starts them at zero). The host model stays the caller's.
+ * LoRA: when m->lora is set, the GPU model trains those adapters (same targets, rank, alpha /
+ * rank scaling and dropout mask as model/lora.c) with the base frozen: opt is then the adapters'
+ * AdamW state, the base gets no gradients (its weight-gradient products are skipped), and
+ * train_micro/reduce/update/download/grads below act on the adapters (one GPU only). */
 int tl_cuda_gpt2_create(tl_cuda_gpt2 **g, const tl_gpt2 *m, const tl_adamw *opt, int B, int T, const tl_cuda_opts *o,
                         tl_err *e);
 void tl_cuda_gpt2_free(tl_cuda_gpt2 *g);
@@ -64,10 +68,14 @@ int tl_cuda_gpt2_reduce(tl_cuda_gpt2 *g, double *loss_sum, double *grad_norm, tl
 int tl_cuda_gpt2_update(tl_cuda_gpt2 *g, tl_adamw *opt, float lr, float gscale, tl_err *e);
 
 /* Copies the fp32 master parameters into m->params and, with opt, the moments into opt->m/v
- * (collective across ranks; waits). */
+ * (collective across ranks; waits). LoRA: the adapters into m->lora->params (m->params is left
+ * alone: the base did not change) and their moments into opt->m/v. */
 int tl_cuda_gpt2_download(tl_cuda_gpt2 *g, tl_gpt2 *m, tl_adamw *opt, tl_err *e);
-/* The accumulated fp32 gradients (local, before tl_cuda_gpt2_reduce), [n_params] (waits). */
+/* The accumulated fp32 gradients (local, before tl_cuda_gpt2_reduce), [n_params] (waits); LoRA:
+ * the adapters' gradients, [lora n_params] in the host tl_lora's layout. */
 int tl_cuda_gpt2_grads(tl_cuda_gpt2 *g, float *out, tl_err *e);
+/* LoRA: the dropout seed of the next training micro-batches (the CPU's tl_lora.drop_seed). */
+void tl_cuda_gpt2_lora_seed(tl_cuda_gpt2 *g, uint64_t seed);
 
 /* ---- several GPUs: one process per GPU, started by tl_cuda_launch */
 

@@ -92,6 +92,15 @@ cudaError_t tl_cuda_adamw_update(float *p, tl_bf16 *p16, float *m, float *v, con
 #define TL_CUDA_NORM_BLOCKS 1024
 cudaError_t tl_cuda_sumsq(double *out, double *scratch, const float *g, long n, cudaStream_t s);
 
+/* ---- LoRA dropout (lora.cu): the CPU's keep-mask (model/lora.c), a hash of (seed, adapter lt =
+ * layer * TL_LORA_N_TARGETS + target, element index i), p the drop probability */
+/* out[n] = keep(i) ? inp[i] / (1 - p) : 0 */
+cudaError_t tl_cuda_lora_dropout_forward(tl_bf16 *out, const tl_bf16 *inp, long n, uint64_t seed, int lt, float p,
+                                         cudaStream_t s);
+/* dinp[n] += keep(i) ? dxd[i] / (1 - p) : 0 */
+cudaError_t tl_cuda_lora_dropout_backward(tl_bf16 *dinp, const tl_bf16 *dxd, long n, uint64_t seed, int lt, float p,
+                                          cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

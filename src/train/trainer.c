@@ -80,6 +80,7 @@ typedef struct trainer {
     tl_rng rng;
     tl_jsonl log;
     struct tl_cuda_gpt2 *gpu; /* device "cuda": the model on the GPU (NULL on the CPU) */
+    int ft_T;                 /* fine-tuning: the longest batch's length (longest example - 1) */
     double gpu_peak, flops_per_token; /* for the MFU: the device's dense bf16 peak, 6N + 12LCT */
 } trainer;
 
@@ -104,10 +105,19 @@ static int evaluate_ft(trainer *t, double *loss, tl_err *e) {
     for (int i = 0; i < nb; i++) {
         tl_batcher_fixed(&t->ft_val, i);
         const tl_batcher *b = &t->ft_val;
-        if (tl_gpt2_forward(&t->m, b->inputs, b->targets, b->cur_B, b->cur_T, e)) return -1;
+        float mean;
+#ifdef TL_HAVE_CUDA
+        if (t->gpu) {
+            if (tl_cuda_gpt2_eval(t->gpu, b->inputs, b->targets, b->cur_B, b->cur_T, &mean, e)) return -1;
+        } else
+#endif
+        {
+            if (tl_gpt2_forward(&t->m, b->inputs, b->targets, b->cur_B, b->cur_T, e)) return -1;
+            mean = t->m.mean_loss;
+        }
         long counted = 0;
         for (long k = 0; k < (long)b->cur_B * b->cur_T; k++) counted += b->targets[k] >= 0;
-        sum += (double)t->m.mean_loss * (double)counted;
+        sum += (double)mean * (double)counted;
         count += (double)counted;
     }
     *loss = sum / count;
@@ -224,7 +234,9 @@ static int setup_ft(trainer *t, int have_ckpt, const char *latest, tl_err *e) {
                           "e.g. the task's numbers = round:N, or use a model with a longer context)", longest, t->m.cfg.n_ctx);
     if (tl_batcher_init(&t->ft, o->ft_train, o->batch_size, (uint64_t)o->seed, e)) return -1;
     t->m.head_counted_only = 1; /* the loss is on the response tokens only: the head runs on those alone */
-    if (tl_gpt2_reserve(&t->m, t->ft.B, longest - 1, e)) return -1; /* the largest batch shape, once */
+    t->ft_T = longest - 1;
+    int on_gpu = o->device && !strcmp(o->device, "cuda"); /* the host model then runs no forward */
+    if (!on_gpu && tl_gpt2_reserve(&t->m, t->ft.B, t->ft_T, e)) return -1; /* the largest batch shape, once */
     if (have_ckpt && tl_batcher_seek(&t->ft, t->st.data, e)) return tl_err_wrap(e, "%s", latest);
     if (o->ft_val && o->eval_every > 0) {
         if (tl_batcher_init(&t->ft_val, o->ft_val, o->batch_size, 0, e)) return -1;
@@ -252,12 +264,12 @@ static int setup_gpu(trainer *t, tl_err *e) {
 #ifdef TL_HAVE_CUDA
     char msg[256], name[256];
     int world = o->world > 1 ? o->world : 1;
-    if (o->base) return tl_errf(e, "--device cuda: fine-tuning runs on the CPU only so far");
+    if (o->base && world > 1) return tl_errf(e, "--device cuda: fine-tuning runs on one GPU so far");
     if (!tl_cuda_available(msg, sizeof msg)) return tl_errf(e, "--device cuda: %s", msg);
     if (t->accum % world)
         return tl_errf(e, "--total-batch %lld is %d micro-batches of %d x %d, which %d GPUs cannot share evenly", o->total_batch,
                        t->accum, o->batch_size, o->seq_len, world);
-    uint64_t have = tl_loader_total_tokens(&t->train);
+    uint64_t have = o->base ? 0 : tl_loader_total_tokens(&t->train);
     if (world > 1 && have < (uint64_t)o->total_batch + 1)
         return tl_errf(e, "%s: the train split holds %llu tokens, less than one optimizer step of %lld tokens (%d micro-batches "
                           "of %d x %d per GPU on %d GPUs): add data or lower --total-batch", o->train,
@@ -267,12 +279,16 @@ static int setup_gpu(trainer *t, tl_err *e) {
     tl_cuda_opts co = {.recompute = o->recompute, .fuse_gelu = fuse ? atoi(fuse) : 3, .rank = o->rank, .world = world,
                        .nccl_id_file = o->nccl_id, .force_nccl = getenv("TL_FORCE_NCCL") != NULL,
                        .plain_attention = getenv("TL_ATTN_PLAIN") != NULL};
-    if (tl_cuda_gpt2_create(&t->gpu, &t->m, &t->opt, o->batch_size, o->seq_len, &co, e)) return -1;
+    /* fine-tuning: micro-batches up to batch-size examples of the longest length; with LoRA
+     * (t->m.lora set by setup_ft) the GPU model trains the adapters and t->opt is theirs */
+    int T = o->base ? t->ft_T : o->seq_len;
+    if (tl_cuda_gpt2_create(&t->gpu, &t->m, &t->opt, o->batch_size, T, &co, e)) return -1;
     tl_cuda_device_info(name, sizeof name, &t->gpu_peak);
+    if (o->base) t->gpu_peak = 0; /* no MFU for fine-tuning: ragged batches, and LoRA skips most products */
     const tl_gpt2_config *c = &t->m.cfg;
     t->flops_per_token = 6.0 * (double)t->m.n_params + 12.0 * c->n_layer * c->n_embd * (double)o->seq_len;
     fprintf(stderr, "device: %s x %d, %.2f GiB on each for micro-batches of %d x %d%s; attention: %s\n", name, world,
-            (double)tl_cuda_gpt2_memory(t->gpu) / (1 << 30), o->batch_size, o->seq_len,
+            (double)tl_cuda_gpt2_memory(t->gpu) / (1 << 30), o->batch_size, T,
             o->recompute ? " (GELU recomputed)" : "",
             tl_cuda_attention_is_flash(c->n_embd / c->n_head) && !co.plain_attention ? "flash kernels"
                                                                                       : "plain kernels (slow)");
@@ -314,6 +330,7 @@ static int setup(trainer *t, tl_err *e) {
         if (have_ckpt && check_resume_settings(&t->st, o, latest, e)) return -1;
         t->rng.state = t->st.rng_state;
         if (have_ckpt) fprintf(stderr, "resume: %s (step %llu)\n", latest, (unsigned long long)t->st.step);
+        if (o->device && !strcmp(o->device, "cuda") && setup_gpu(t, e)) return -1;
         return open_log(t, have_ckpt, e);
     }
     if (have_ckpt) {
@@ -367,6 +384,8 @@ static int save(trainer *t, tl_err *e) {
     return tl_ckpt_save(t->o->out_dir, &t->m, &t->opt, &t->st, t->o->keep, e);
 }
 
+static int gpu_download(trainer *t, int with_opt, tl_err *e);
+
 /* Fine-tuning: a better val loss writes best.safetensors; otherwise one more stale eval. */
 static int keep_best(trainer *t, double val, tl_err *e) {
     if (!(val < t->st.best_val)) {
@@ -376,6 +395,7 @@ static int keep_best(trainer *t, double val, tl_err *e) {
     t->st.best_val = val;
     t->st.best_step = t->st.step;
     t->st.stale = 0;
+    if (t->gpu && gpu_download(t, 0, e)) return -1;
     char path[4200];
     snprintf(path, sizeof path, "%s/best.safetensors", t->o->out_dir);
     return tl_ckpt_write(path, &t->m, NULL, &t->st, e);
@@ -405,11 +425,18 @@ static int gpu_step(trainer *t, double *loss, double *norm, tl_err *e) {
     double sum = 0;
     tl_cuda_gpt2_zero_grad(t->gpu);
     for (int a = 0; a < t->accum; a++) {
-        tl_loader_next(&t->train);
+        const int32_t *in, *tg;
+        int B = o->batch_size, T = o->seq_len;
+        if (o->base) { /* fine-tuning: examples grouped by length, as on the CPU */
+            tl_batcher_next(&t->ft);
+            if (t->m.lora) tl_cuda_gpt2_lora_seed(t->gpu, tl_rng_u64(&t->rng)); /* the CPU loop's draw, same stream */
+            in = t->ft.inputs, tg = t->ft.targets, B = t->ft.cur_B, T = t->ft.cur_T;
+        } else {
+            tl_loader_next(&t->train);
+            in = t->train.inputs, tg = t->train.targets;
+        }
         if (a % world != o->rank) continue;
-        if (tl_cuda_gpt2_train_micro(t->gpu, t->train.inputs, t->train.targets, o->batch_size, o->seq_len,
-                                     1.0f / (float)t->accum, e))
-            return -1;
+        if (tl_cuda_gpt2_train_micro(t->gpu, in, tg, B, T, 1.0f / (float)t->accum, e)) return -1;
     }
     if (tl_cuda_gpt2_reduce(t->gpu, &sum, norm, e)) return -1;
     *loss = sum / t->accum;
@@ -459,7 +486,7 @@ static int train_loop(trainer *t, tl_err *e) {
         uint64_t real0 = t->ft.real;
         if (t->gpu && gpu_step(t, &loss, &norm, e)) return -1;
         if (!t->gpu) tl_gpt2_zero_grad(&t->m);
-        if (t->m.lora) tl_lora_zero_grad(&t->lora);
+        if (t->m.lora && !t->gpu) tl_lora_zero_grad(&t->lora);
         for (int a = 0; !t->gpu && a < t->accum; a++) {
             if (o->base) {
                 tl_batcher_next(&t->ft);

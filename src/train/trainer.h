@@ -47,7 +47,8 @@ typedef struct tl_train_opts {
     const tl_lora_config *lora;           /* NULL: full fine-tuning */
     int patience;              /* evals without a better val loss before stopping; 0: never */
     int merge;                 /* LoRA: also write merged.safetensors */
-    /* device (pretraining): NULL or "cpu", or "cuda" (src/cuda: bf16, fp32 master weights) */
+    /* device: NULL or "cpu", or "cuda" (src/cuda: bf16, fp32 master weights; fine-tuning, full or
+     * LoRA, on one GPU) */
     const char *device;
     int recompute;             /* cuda: recompute GELU outputs in the backward (less memory) */
     int rank, world;           /* cuda data parallel: this process's rank of `world` (tl_cuda_launch) */
