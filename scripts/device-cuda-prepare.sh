@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds what scripts/device-cuda.sh takes to a GPU machine, into .devcarry/ (git-ignored through
-# .git/info/exclude): tinyllm, test_cuda and bench_cuda for x86-64-v3 + sm_90, the three shared
+# .git/info/exclude): tinyllm (without serve: no libmicrohttpd/GnuTLS on the device), test_cuda and
+# bench_cuda for x86-64-v3 + sm_90, the three shared
 # libraries a CUDA image may lack (jansson, libcsv, libgomp), the loss-curve data (the demo
 # corpus tokenized with a 1024-merge BPE), and for the fine-tuning stages .devcarry/ft: the GPT-2
 # tokenizer files and the localisation and gesture CSVs (../shared/datasets does not travel; the
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build-dev}
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DTL_NATIVE=OFF -DCMAKE_C_FLAGS="-march=x86-64-v3 -Wno-psabi" \
-      -DCMAKE_CUDA_ARCHITECTURES=90 > /dev/null
+      -DCMAKE_CUDA_ARCHITECTURES=90 -DTL_SERVE=OFF > /dev/null
 cmake --build "$B" -j "${JOBS:-2}" --target tinyllm test_cuda bench_cuda
 rm -rf .devcarry
 mkdir -p .devcarry/bin/lib

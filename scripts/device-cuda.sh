@@ -172,8 +172,8 @@ S0=$(date +%s); sw_pids=()
 sweep_run full-3e-4 best.safetensors --lr 3e-4 --epochs 6 --patience 4
 sweep_run full-1e-4 best.safetensors --lr 1e-4 --warmup 20 --epochs 8 --patience 4
 sweep_run full-1e-3 best.safetensors --lr 1e-3 --warmup 20 --epochs 6 --patience 4
-sweep_run lora-r16-1e-3 merged.safetensors --lora --lora-rank 16 --lora-alpha 32 --merge --lr 1e-3 --epochs 8 --patience 4
-sweep_run lora-r64-3e-3 merged.safetensors --lora --lora-rank 64 --lora-alpha 128 --merge --lr 3e-3 --warmup 20 --epochs 8 --patience 4
+sweep_run lora-r16-1e-3 merged.safetensors --lora --lora-rank 16 --lora-alpha 32 --merge --lr 1e-3 --epochs 6 --patience 4
+sweep_run lora-r64-3e-3 merged.safetensors --lora --lora-rank 64 --lora-alpha 128 --merge --lr 3e-3 --warmup 20 --epochs 6 --patience 4
 for p in "${sw_pids[@]}"; do wait "$p"; done
 echo "sweep: $(($(date +%s) - S0)) s" | tee -a "$SUM"
 tar czf "$OUT/sweep.tar.gz" -C $W --exclude='*.safetensors' . 2>/dev/null

@@ -9,7 +9,9 @@
  *   backward: the same in reverse, weight gradients accumulated (+=) into fp32 buffers by the GEMMs,
  *            bias and LayerNorm gradients by fixed-order reductions, the residual gradient in fp32.
  * One optimizer step: gradients reduce-scattered over ranks (NCCL, world > 1), the global norm,
- * AdamW on this rank's shard of the fp32 master weights, bf16 weights all-gathered. */
+ * AdamW on this rank's shard of the fp32 master weights, bf16 weights all-gathered.
+ * LoRA (fine-tuning, one GPU): each adapted product gets its rank-r branch (lora_forward /
+ * lora_backward), the base's weight gradients are skipped, the step updates the adapters alone. */
 #include "cuda/gpt2_cuda.h"
 
 #include <math.h>
