@@ -44,7 +44,7 @@ int tl_afile_open(tl_afile *a, const char *path, tl_err *e) {
     strcpy(a->path, path);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
     a->f = fopen(a->tmp, "wb");
-    if (!a->f) return tl_errf(e, "%s: cannot create: %s", a->tmp, strerror(errno));
+    if (!a->f) return tl_errf(e, "%s: cannot create: %s", path, strerror(errno));
     return 0;
 }
 

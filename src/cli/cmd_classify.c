@@ -71,6 +71,10 @@ int tl_cmd_classify(int argc, char **argv) {
         tl_errf(&e, "classify: --threads must be >= 1");
         return tl_cli_fail(&e);
     }
+    if (limit < 0) {
+        tl_errf(&e, "classify: --limit must be >= 0 (0: all rows), not %d", limit);
+        return tl_cli_fail(&e);
+    }
     if (!json) tl_opts_print(&cmd, stderr);
     tl_model *m = NULL;
     tl_ctx *c = NULL;
@@ -182,6 +186,10 @@ int tl_cmd_classify(int argc, char **argv) {
         }
         fwrite(out.p, 1, out.n, stdout);
         fflush(stdout);
+    }
+    if (csv && !scored) {
+        tl_errf(&e, "%s: no rows after the header", data);
+        goto done;
     }
     if (csv)
         fprintf(stderr, "classify: accuracy %.2f%% (%d/%d rows of %s)\n", scored ? 100.0 * right / scored : 0.0, right, scored, data);

@@ -1,6 +1,7 @@
 /* `tinyllm serve`: an OpenAI-compatible HTTP server for a model on the edge runtime, with
  * llama-server's flag names; it listens first (/health says 503 while the model loads), serves until
  * SIGINT or SIGTERM, then cancels what runs and exits 0. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,10 +132,26 @@ int tl_cmd_serve(int argc, char **argv) {
         tl_errf(&e, "serve: -m MODEL is required");
         return tl_cli_fail(&e);
     }
-    if (slots < 1 || threads < 0 || n_predict < -1 || max_tokens < 1 || queue < 0 || !(queue_timeout > 0) || max_body < 1 || depth < 2 ||
-        conns < 1 || per_ip < 0 || timeout < 1 || port < 0 || port > 65535) {
-        tl_errf(&e, "serve: out of range: --parallel, --max-tokens, --max-connections, --timeout must be >= 1, --queue >= 0, "
-                    "--threads >= 0, --n-predict >= -1, --port 0..65535");
+    /* each number against its range, named in the error */
+    const struct {
+        const char *name;
+        long long v, lo, hi;
+    } ranges[] = {{"--parallel", slots, 1, INT_MAX},        {"--threads", threads, 0, INT_MAX},
+                  {"--n-predict", n_predict, -1, INT_MAX},  {"--max-tokens", max_tokens, 1, INT_MAX},
+                  {"--queue", queue, 0, INT_MAX},           {"--max-body", max_body, 1, LLONG_MAX},
+                  {"--max-json-depth", depth, 2, INT_MAX},  {"--max-connections", conns, 1, INT_MAX},
+                  {"--max-connections-per-ip", per_ip, 0, INT_MAX}, {"--timeout", timeout, 1, INT_MAX},
+                  {"--port", port, 0, 65535}};
+    for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++)
+        if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
+            if (ranges[i].hi == INT_MAX || ranges[i].hi == LLONG_MAX)
+                tl_errf(&e, "serve: %s must be >= %lld, not %lld", ranges[i].name, ranges[i].lo, ranges[i].v);
+            else
+                tl_errf(&e, "serve: %s must be in %lld..%lld, not %lld", ranges[i].name, ranges[i].lo, ranges[i].hi, ranges[i].v);
+            return tl_cli_fail(&e);
+        }
+    if (!(queue_timeout > 0)) {
+        tl_errf(&e, "serve: --queue-timeout must be > 0 seconds, not %g", (double)queue_timeout);
         return tl_cli_fail(&e);
     }
     if (threads == 0) {

@@ -78,7 +78,8 @@ int tl_cmd_tokenizer(int argc, char **argv) {
         return train(pos + 1, npos - 1, &o, out_dir);
     }
     if (npos < 1 || (strcmp(pos[0], "encode") && strcmp(pos[0], "decode"))) {
-        tl_errf(&e, "tokenizer: expected 'encode', 'decode' or 'train' (see 'tinyllm tokenizer --help')");
+        if (npos < 1) tl_errf(&e, "tokenizer: expected 'encode', 'decode' or 'train' (see 'tinyllm tokenizer --help')");
+        else tl_errf(&e, "tokenizer: unknown mode '%s': expected 'encode', 'decode' or 'train' (see 'tinyllm tokenizer --help')", pos[0]);
         return tl_cli_fail(&e);
     }
     int encode = !strcmp(pos[0], "encode");

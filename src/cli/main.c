@@ -49,7 +49,6 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "tinyllm: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "tinyllm: unknown command '%s' (see 'tinyllm --help')\n", argv[1]);
     return 2;
 }

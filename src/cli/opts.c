@@ -168,18 +168,37 @@ int tl_opts_parse(const tl_cmd *c, int argc, char **argv, const char **pos, int 
     return 0;
 }
 
+/* Appends s to buf with control characters escaped (\n, \t, \xNN), so that a value holding a
+ * line break (classify's --suffix) stays on its line of the help and the settings block. */
+static void append_escaped(char *buf, size_t n, const char *s) {
+    size_t len = strlen(buf);
+    for (; *s && len + 5 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n') len += (size_t)snprintf(buf + len, n - len, "\\n");
+        else if (c == '\t') len += (size_t)snprintf(buf + len, n - len, "\\t");
+        else if (c < 0x20 || c == 0x7f) len += (size_t)snprintf(buf + len, n - len, "\\x%02x", c);
+        else {
+            buf[len++] = (char)c;
+            buf[len] = 0;
+        }
+    }
+}
+
 static void value_str(const tl_opt *o, char *buf, size_t n) {
+    buf[0] = 0;
     switch (o->type) {
     case TL_OPT_INT: snprintf(buf, n, "%d", *(int *)o->ptr); break;
     case TL_OPT_I64: snprintf(buf, n, "%lld", *(long long *)o->ptr); break;
     case TL_OPT_FLOAT: snprintf(buf, n, "%g", (double)*(float *)o->ptr); break;
-    case TL_OPT_STR: snprintf(buf, n, "%s", *(const char **)o->ptr ? *(const char **)o->ptr : "(none)"); break;
+    case TL_OPT_STR: append_escaped(buf, n, *(const char **)o->ptr ? *(const char **)o->ptr : "(none)"); break;
     case TL_OPT_FLAG: snprintf(buf, n, "%s", *(int *)o->ptr ? "true" : "false"); break;
     case TL_OPT_LIST: {
         const tl_opt_list *l = o->ptr;
         snprintf(buf, n, "%s", l->n ? "" : "(none)");
-        for (int i = 0; i < l->n && strlen(buf) + 1 < n; i++)
-            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? " " : "", l->v[i]);
+        for (int i = 0; i < l->n && strlen(buf) + 1 < n; i++) {
+            if (i) append_escaped(buf, n, " ");
+            append_escaped(buf, n, l->v[i]);
+        }
         break;
     }
     }

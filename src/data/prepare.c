@@ -444,7 +444,9 @@ static int mix(prep *p, source **src, int n_src, tl_err *e) {
         piece *pc = peek(p, s, &rc, e);
         if (rc) return -1;
         if (!pc) {
-            if (s->next_doc == 0) return tl_errf(e, "source '%s': no text found in its inputs", s->def->name);
+            if (s->next_doc == 0)
+                return s->def->n_paths == 1 ? tl_errf(e, "%s: no text found in it (source '%s')", s->def->paths[0], s->def->name)
+                                            : tl_errf(e, "source '%s': no text found in its inputs", s->def->name);
             if (!max) return 0;
             start_pass(p, s);
             s->pass++;
@@ -532,7 +534,7 @@ static int check_sources(const tl_prepare_source *sources, int n, tl_err *e) {
             if (!strcmp(sources[i].name, sources[j].name)) return tl_errf(e, "source '%s' is given twice", sources[i].name);
         sum += sources[i].ratio;
     }
-    if (fabs(sum - 1) > 1e-3) return tl_errf(e, "the mixing ratios sum to %g, not 1", sum);
+    if (fabs(sum - 1) > 1e-3) return tl_errf(e, "--mix: the mixing ratios sum to %g, not 1", sum);
     return 0;
 }
 
@@ -555,6 +557,7 @@ int tl_prepare(const tl_bpe *bpe, const tl_prepare_opts *o, const tl_prepare_sou
         }
     }
     if (!rc && tl_pool_init(&p.pool, o->threads - 1, e)) rc = -1;
+    int out_existed = tl_file_exists(o->out_dir);
     if (!rc && tl_mkdir_p(o->out_dir, e)) rc = -1;
     if (!rc) {
         snprintf(p.stage, sizeof p.stage, "%s/.prepare.%ld", o->out_dir, (long)getpid());
@@ -583,6 +586,7 @@ int tl_prepare(const tl_bpe *bpe, const tl_prepare_opts *o, const tl_prepare_sou
         remove_stage(p.stage);
         if (!rc) tl_progress_end(&p.prog, st->tokens[0] + st->tokens[1], NULL);
     }
+    if (rc && !out_existed) rmdir(o->out_dir); /* the folder made above, if still empty: a failed run leaves nothing */
     for (int i = 0; i < n_sources; i++)
         if (src[i]) source_free(&p, src[i]);
     tl_pool_free(p.pool);
@@ -598,8 +602,8 @@ int tl_prepare_meta_read(const char *dir, int *vocab, char *tokenizer, size_t n,
     if (!j) return tl_errf(e, "%s: invalid JSON at line %d: %s", path, je.line, je.text);
     json_t *v = json_object_get(j, "vocab_size"), *t = json_object_get(j, "tokenizer");
     int rc = 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > (1 << 30) || !json_is_string(t))
-        rc = tl_errf(e, "%s: expected integer \"vocab_size\" and string \"tokenizer\"", path);
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > (1 << 24) || !json_is_string(t)) /* gpt2.c's bound */
+        rc = tl_errf(e, "%s: expected integer \"vocab_size\" (1..16777216) and string \"tokenizer\"", path);
     else {
         *vocab = (int)json_integer_value(v);
         snprintf(tokenizer, n, "%s", json_string_value(t));

@@ -329,6 +329,8 @@ static int read_config(const char *dir, tl_gpt2_config *c, json_t **root, tl_err
     snprintf(path, sizeof path, "%s/config.json", dir);
     json_error_t je;
     json_t *cfg = *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!cfg && je.line < 1) /* not read at all: jansson's text repeats the path */
+        return tl_errf(e, "%s: cannot read (not a HuggingFace GPT-2 folder?): %s", path, strerror(errno));
     if (!cfg) return tl_errf(e, "%s: %s (line %d)", path, je.text, je.line);
     if (!json_is_object(cfg)) return tl_errf(e, "%s: not a JSON object", path);
     const char *type = json_string_value(json_object_get(cfg, "model_type"));

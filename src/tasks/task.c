@@ -78,6 +78,10 @@ int tl_task_load(tl_task *t, const char *path, tl_err *e) {
     while (!rc && (len = getline(&line, &cap, f)) > 0) {
         lineno++;
         snprintf(where, sizeof where, "%s:%d", path, lineno);
+        if (memchr(line, 0, (size_t)len)) { /* a NUL would cut the value short unseen */
+            rc = tl_errf(e, "%s: NUL byte in the line (not a text file?)", where);
+            break;
+        }
         const char *s = line;
         size_t n = (size_t)len;
         trim(&s, &n);

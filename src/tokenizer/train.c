@@ -311,7 +311,8 @@ static int read_inputs(strmap *pieces, const tl_pretok *pre, const char *const *
         fclose(fp);
         if (rc) return -1;
     }
-    return st->bytes ? 0 : tl_errf(e, "no text in the inputs");
+    if (st->bytes) return 0;
+    return n_files == 1 ? tl_errf(e, "%s: no text in it", files[0]) : tl_errf(e, "no text in the %d inputs (%s, ...)", n_files, files[0]);
 }
 
 /* ---- output ---- */

@@ -571,7 +571,9 @@ static int train_loop(trainer *t, tl_err *e) {
 
 int tl_train(const tl_train_opts *o, tl_err *e) {
     trainer t = {.o = o};
+    int existed = tl_file_exists(o->out_dir);
     int rc = setup(&t, e);
+    if (rc && !existed) rmdir(o->out_dir); /* the run folder setup made, if still empty: a failed start leaves nothing */
     if (!rc) rc = train_loop(&t, e);
     if (!rc && o->base && t.ft.padded)
         fprintf(stderr, "batches: %.1f%% of positions were padding (length-grouped)\n",
