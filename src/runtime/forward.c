@@ -154,34 +154,40 @@ typedef struct att_job {
 
 /* Attention of queries t0..t0+nq-1 (nq <= qb) of the chunk for head h: query t attends to cache
  * positions 0..pos0+t. With the keys stored in blocks of 16 positions, dimension-major within a
- * block, 16 positions' scores are 16-lane FMAs over the head's dimensions on contiguous memory; each value row is added into the qb outputs 16 lanes at a time. qb is a
- * constant at each call (1 for decode, QB for prefill) so the tile's loops unroll. */
-static inline __attribute__((always_inline)) void att_tile(const att_job *j, int h, int t0, int nq, float *sc, const int qb) {
+ * block, 16 positions' scores are 16-lane FMAs over the head's dimensions on contiguous memory
+ * (a block's positions past the last are computed from the zeroed cache and not kept); each value
+ * row is added into the qb outputs 16 lanes at a time, nd chunks of 16 dimensions per pass over
+ * the positions. qb and nd are constants at each call (decode with head size 64: 1 query, the
+ * whole value row in one pass and 4 partial sums per score; otherwise qb queries, one chunk a
+ * pass) so the tile's loops unroll and its sums stay in registers. */
+static inline __attribute__((always_inline)) void att_tile(const att_job *j, int h, int t0, int nq, float *sc, const int qb,
+                                                           const int nd) {
     const tl_ctx *c = j->c;
     int C = c->m->C, hs = C / c->m->H, N = c->n_ctx;
     int P = j->pos0 + t0 + nq; /* positions the block's last query sees */
     float scale = 1.0f / sqrtf((float)hs);
     const float *kt = j->kt + (size_t)h * hs * c->n_ctx16, *q[QB];
     for (int a = 0; a < qb; a++) q[a] = c->qkv + (size_t)(t0 + (a < nq ? a : nq - 1)) * 3 * C + (size_t)h * hs;
-    int s = 0;
-    for (; s + 16 <= P; s += 16) {
-        v16 acc[QB] = {{0}};
-        for (int d = 0; d < hs; d++) {
-            v16 k;
-            memcpy(&k, kt + ((size_t)(s / 16) * hs + d) * 16, sizeof k);
-            for (int a = 0; a < qb; a++) acc[a] += q[a][d] * k;
-        }
+    for (int s = 0; s < P; s += 16) {
+        v16 acc[QB][4] = {{{0}}}; /* nd partial sums per score: a decode's single chain would wait on each FMA */
+        const float *kb = kt + (size_t)(s / 16) * hs * 16;
+        for (int d = 0; d < hs; d += nd)
+            #pragma GCC unroll 4
+            for (int i = 0; i < nd; i++) {
+                v16 k;
+                memcpy(&k, kb + (size_t)(d + i) * 16, sizeof k);
+                #pragma GCC unroll 4
+                for (int a = 0; a < qb; a++) acc[a][i] += q[a][d + i] * k;
+            }
+        int ns = P - s < 16 ? P - s : 16;
         for (int a = 0; a < qb; a++) {
-            acc[a] *= scale;
-            memcpy(sc + (size_t)a * N + s, &acc[a], sizeof acc[a]);
+            #pragma GCC unroll 4
+            for (int i = 1; i < nd; i++) acc[a][0] += acc[a][i];
+            acc[a][0] *= scale;
+            if (ns == 16) memcpy(sc + (size_t)a * N + s, &acc[a][0], sizeof acc[a][0]);
+            else memcpy(sc + (size_t)a * N + s, &acc[a][0], (size_t)ns * sizeof(float));
         }
     }
-    for (; s < P; s++)
-        for (int a = 0; a < qb; a++) {
-            float acc = 0;
-            for (int d = 0; d < hs; d++) acc += q[a][d] * kt[((size_t)(s / 16) * hs + d) * 16 + s % 16];
-            sc[(size_t)a * N + s] = acc * scale;
-        }
     float w[QB] = {0}; /* 1 / the softmax denominator, per query */
     for (int a = 0; a < qb; a++) {
         float *row = sc + (size_t)a * N;
@@ -195,22 +201,28 @@ static inline __attribute__((always_inline)) void att_tile(const att_job *j, int
         w[a] = 1.0f / tl_exp_shift(row, row, mx, 1.0f, Pa);
         for (int x = Pa; x < P; x++) row[x] = 0; /* causal: later positions add nothing */
     }
-    for (int d0 = 0; d0 < hs; d0 += 16) { /* the outputs, 16 of the head's dimensions at a time */
-        int nd = hs - d0 < 16 ? hs - d0 : 16;
-        v16 acc[QB] = {{0}};
-        for (s = 0; s < P; s++) {
-            v16 v = {0};
+    for (int d0 = 0; d0 < hs; d0 += 16 * nd) { /* the outputs, nd x 16 of the head's dimensions at a time */
+        int rest = hs - d0 < 16 ? hs - d0 : 16; /* nd > 1 only for head size 64: whole chunks */
+        v16 acc[QB][4] = {{{0}}};
+        for (int s = 0; s < P; s++) {
             const float *src = j->vc + (size_t)s * C + (size_t)h * hs + d0;
-            if (nd == 16) memcpy(&v, src, sizeof v); /* constant size: one vector load, not a copy loop */
-            else memcpy(&v, src, (size_t)nd * sizeof(float));
-            for (int a = 0; a < qb; a++) acc[a] += sc[(size_t)a * N + s] * v;
+            #pragma GCC unroll 4
+            for (int i = 0; i < nd; i++) {
+                v16 v = {0};
+                if (nd > 1 || rest == 16) memcpy(&v, src + 16 * i, sizeof v); /* constant size: one vector load */
+                else memcpy(&v, src, (size_t)rest * sizeof(float));
+                #pragma GCC unroll 4
+                for (int a = 0; a < qb; a++) acc[a][i] += sc[(size_t)a * N + s] * v;
+            }
         }
-        for (int a = 0; a < nq; a++) {
-            acc[a] *= w[a];
-            float *dst = c->att + (size_t)(t0 + a) * C + (size_t)h * hs + d0;
-            if (nd == 16) memcpy(dst, &acc[a], sizeof acc[a]);
-            else memcpy(dst, &acc[a], (size_t)nd * sizeof(float));
-        }
+        for (int a = 0; a < nq; a++)
+            #pragma GCC unroll 4
+            for (int i = 0; i < nd; i++) {
+                acc[a][i] *= w[a];
+                float *dst = c->att + (size_t)(t0 + a) * C + (size_t)h * hs + d0 + 16 * i;
+                if (nd > 1 || rest == 16) memcpy(dst, &acc[a][i], sizeof acc[a][i]);
+                else memcpy(dst, &acc[a][i], (size_t)rest * sizeof(float));
+            }
     }
 }
 
@@ -221,8 +233,9 @@ static void att_part(void *p, long lo, long hi, int slot) {
     float *sc = j->c->scores + (size_t)slot * QB * (size_t)j->c->n_ctx;
     for (long u = lo; u < hi; u++) {
         int h = (int)(u % H), t0 = (int)(u / H) * qb, nq = j->n - t0 < qb ? j->n - t0 : qb;
-        if (qb == 1) att_tile(j, h, t0, nq, sc, 1);
-        else att_tile(j, h, t0, nq, sc, QB);
+        if (qb > 1) att_tile(j, h, t0, nq, sc, QB, 1);
+        else if (j->c->m->C / H == 64) att_tile(j, h, t0, nq, sc, 1, 4);
+        else att_tile(j, h, t0, nq, sc, 1, 1);
     }
 }
 

@@ -1,33 +1,97 @@
 /* AVX-512 (F, BW, VL, VNNI) kernels (contract in kernels.h). Compiled with those instructions
  * enabled; used only after tl_kernels_best has checked the CPU.
  *
- * Decode (one token) walks the weight rows one by one, in memory order; prefill works in tiles of
- * 4 rows x TT tokens (2 for integer types, 4 for float ones), each weight vector loaded once per
- * tile and used for TT tokens. Integer types step over 2 blocks (64 weights) a
- * time: |w| (unsigned) times x with w's sign (signed) through vpdpbusd, exact in int32; the 16
- * lanes (8 per block) are scaled by d_w * d_x of their block, the scales of 16 blocks converted at
- * once and spread to the lanes by a permute. */
+ * Decode (one token) walks DR weight rows at a time in memory order, asking for their bytes ahead
+ * of use; prefill works in tiles of 4 rows x 4 tokens, each weight vector loaded once per tile and
+ * used for every token. Integer products run through vpdpbusd (unsigned x signed bytes, exact in
+ * int32): one 64-byte load of a row a step (Q8_0: 2 blocks, Q4_0: 4), the lanes scaled by
+ * d_w * d_x of their block, the scales of 16 blocks converted at once and spread to the lanes by a
+ * permute. */
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #include "runtime/kern_tile.h"
 
-/* 64 weights of 2 blocks as signed bytes in block order: Q8_0 as stored; Q4_0 unpacked from the
- * 32 nibble bytes (low nibbles are a block's weights 0..15, high 16..31) minus 8. With `two` 0
- * the second block is missing and `bm` masks its bytes. */
-static inline __m512i load_w(uint32_t type, const unsigned char *p, int two, __mmask64 bm) {
-    if (type == TL_GGML_Q8_0) return two ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bm, p);
-    __m256i q = two ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi8(0xFFFFu, p), m = _mm256_set1_epi8(15);
-    __m256i lo = _mm256_and_si256(q, m), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m); /* [b0 | b1] each */
-    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);                       /* b0lo b1lo b0hi b1hi */
-    z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));                                 /* b0lo b0hi b1lo b1hi */
-    return _mm512_maskz_sub_epi8(bm, z, _mm512_set1_epi8(8));
+/* Q4_0 rows, 4 blocks (one 64-byte load of a row) a step: the low nibbles (the blocks' weights
+ * 0..15) and the high ones (16..31), unsigned as stored, against the matching halves of each
+ * token's x through vpdpbusd into the same lanes, from -8 x the lane sums of those x (the
+ * nibbles' offset); 4 lanes a block, scaled by d_w * d_x permuted from 16 products per 16 blocks.
+ * Per 128 weights and token: 5 instructions (the 2-block path below: 10). */
+static inline __attribute__((always_inline)) void qtile4(const tl_wmat *w, int r, int r1, int R, const tl_act *a, int t, int TT,
+                                                         float out[RMAX][4]) {
+    int nb = w->cols / TL_QK, K = w->cols;
+    const unsigned char *wr[RMAX];
+    const uint16_t *dw[RMAX];
+    tile_rows(w, r, r1, R, wr, dw);
+    const int8_t *xr[4];
+    const float *dx[4];
+    #pragma GCC unroll 4
+    for (int j = 0; j < TT; j++) {
+        int tt = t + j < a->T ? t + j : a->T - 1;
+        xr[j] = a->q + (size_t)tt * K;
+        dx[j] = a->d + (size_t)tt * nb;
+    }
+    __m512 acc[RMAX][4];
+    #pragma GCC unroll 4
+    for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < TT; j++) acc[i][j] = _mm512_setzero_ps();
+    const __m512i zero = _mm512_setzero_si512(), k8 = _mm512_set1_epi8(8), m4 = _mm512_set1_epi8(15);
+    const __m512i lo_q = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), hi_q = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
+    const __m512i lane_blk = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
+    for (int b0 = 0; b0 < nb; b0 += 16) {
+        int cnt = nb - b0 < 16 ? nb - b0 : 16;
+        __m512 sw[RMAX], sx[4]; /* 16 scales each, read past the row's end (kernels.h: slack); masked below */
+        #pragma GCC unroll 4
+        for (int i = 0; i < R; i++) sw[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw[i] + b0)));
+        #pragma GCC unroll 4
+        for (int j = 0; j < TT; j++) sx[j] = _mm512_loadu_ps(dx[j] + b0);
+        for (int k = 0; k < cnt; k += 4) {
+            int have = cnt - k < 4 ? cnt - k : 4;
+            __mmask16 lanes = (__mmask16)((1u << (4 * have)) - 1);
+            __mmask64 bytes = have == 4 ? ~(__mmask64)0 : ((__mmask64)1 << (16 * have)) - 1;
+            __mmask64 m0 = have >= 2 ? ~(__mmask64)0 : 0xFFFFFFFFull, m1 = have == 4 ? ~(__mmask64)0 : have == 3 ? 0xFFFFFFFFull : 0;
+            __m512i idx = _mm512_add_epi32(lane_blk, _mm512_set1_epi32(k)), xl[4], xh[4], n8[4];
+            __m512 dxv[4];
+            #pragma GCC unroll 4
+            for (int j = 0; j < TT; j++) {
+                const int8_t *x = xr[j] + (size_t)(b0 + k) * TL_QK;
+                __m512i x0 = _mm512_maskz_loadu_epi8(m0, x), x1 = _mm512_maskz_loadu_epi8(m1, x + 64);
+                xl[j] = _mm512_permutex2var_epi64(x0, lo_q, x1);
+                xh[j] = _mm512_permutex2var_epi64(x0, hi_q, x1);
+                n8[j] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, k8, xl[j]), k8, xh[j]));
+                dxv[j] = _mm512_maskz_permutexvar_ps(lanes, idx, sx[j]);
+            }
+            #pragma GCC unroll 4
+            for (int i = 0; i < R; i++) {
+                const unsigned char *p = wr[i] + (size_t)(b0 + k) * 16;
+                __m512i wv = have == 4 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes, p);
+                __m512i lo = _mm512_and_si512(wv, m4), hi = _mm512_and_si512(_mm512_srli_epi16(wv, 4), m4);
+                __m512 dwv = _mm512_maskz_permutexvar_ps(lanes, idx, sw[i]); /* both masked: the slack may hold inf */
+                #pragma GCC unroll 4
+                for (int j = 0; j < TT; j++) {
+                    __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(n8[j], lo, xl[j]), hi, xh[j]);
+                    acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dwv, dxv[j]), acc[i][j]);
+                }
+            }
+        }
+    }
+    #pragma GCC unroll 4
+    for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < TT; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+/* Q8_0 rows (Q4_0 ones go to qtile4), 2 blocks (64 weights) a step: |w| (unsigned) times x with
+ * w's sign (signed) through vpdpbusd, 8 lanes a block. */
 static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r, int r1, int R, const tl_act *a, int t, int TT,
                                                         float out[RMAX][4]) {
+    if (w->type == TL_GGML_Q4_0) {
+        qtile4(w, r, r1, R, a, t, TT, out);
+        return;
+    }
     int nb = w->cols / TL_QK, K = w->cols;
-    size_t qb = w->type == TL_GGML_Q8_0 ? 32 : 16; /* bytes per block */
+    size_t qb = 32; /* bytes per block */
     const unsigned char *wr[RMAX];
     const uint16_t *dw[RMAX];
     tile_rows(w, r, r1, R, wr, dw);
@@ -68,7 +132,8 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
             }
             #pragma GCC unroll 4
             for (int i = 0; i < R; i++) {
-                __m512i wv = load_w(w->type, wr[i] + (size_t)(b0 + k) * qb, two, bm);
+                const unsigned char *p = wr[i] + (size_t)(b0 + k) * qb;
+                __m512i wv = two ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bm, p);
                 __m512i aw = _mm512_abs_epi8(wv);
                 __mmask64 neg = _mm512_movepi8_mask(wv);
                 __m512 dwv = _mm512_maskz_permutexvar_ps(lanes, idx, sw[i]);
@@ -109,7 +174,9 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
     for (int i = 0; i < R; i++)
         #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm512_setzero_ps();
+    int wide = TT == 1 && (size_t)DR * w->row_bytes > PF; /* decode of wide rows: asked for as they stream */
     for (int k = 0; k < K; k += 16) {
+        if (wide) prefetch_rows(w, r, R, (size_t)k * es + PFW_F, 64);
         __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);
         __m512 xv[4];
         #pragma GCC unroll 4
@@ -127,32 +194,43 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
         for (int j = 0; j < TT; j++) out[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-#define MAX_KS 256 /* decode tables: 2-block steps of the longest row (K <= 16384), else the tile path */
+#define MAX_KS 256 /* decode tables: 64-byte weight steps of the longest Q8_0 row (K <= 16384), else the tile path */
 
-/* Decode of integer rows with the token's side prepared once per call: per 2-block step its bytes
- * (Q8_0: + 128, unsigned; Q4_0: signed, in the order the nibbles unpack to) and, for Q4_0, minus 8
- * times their lane sums. Then a row's step is: its 64 weights as the other operand of vpdpbusd
- * (Q8_0: signed bytes, with 128 x their lane sums taken off; Q4_0: the nibbles as they are, the
- * -8 offset folded into the starting lanes), and the lanes scaled by d_w * d_x, permuted from 16
- * products computed per 16 blocks. About 7 instructions per 64 weights instead of the tile's 9. */
+/* Decode of integer rows, one 64-byte load of weights per row a step (Q8_0: 2 blocks; Q4_0: 4),
+ * with the token's side prepared once per call. Q8_0: its bytes + 128 (unsigned) against the
+ * signed weights through vpdpbusd, 128 x the weights' lane sums taken off. Q4_0: the low nibbles
+ * of the 4 blocks (their weights 0..15) and the high ones (16..31) against the matching halves
+ * of x, both into the same lanes, starting from -8 x the lane sums of x (the nibbles' offset).
+ * Lanes are then scaled by d_w * d_x of their block (8 lanes a block for Q8_0, 4 for Q4_0),
+ * permuted from 16 products computed per 16 blocks. Per 64 weights: Q8_0 7 instructions,
+ * Q4_0 4.5 (the tile path: 9). */
 static void qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y) {
-    int nb = w->cols / TL_QK, ks = (nb + 1) / 2, q8 = w->type == TL_GGML_Q8_0;
+    int nb = w->cols / TL_QK, q8 = w->type == TL_GGML_Q8_0, bps = q8 ? 2 : 4; /* blocks a step */
+    int ks = (nb + bps - 1) / bps, lpb = 16 / bps;                                /* steps; lanes a block */
     size_t qb = q8 ? 32 : 16;
-    __m512i xs[MAX_KS], neg8[MAX_KS];
+    __m512i xs[MAX_KS], neg8[MAX_KS / 2];
     const __m512i zero = _mm512_setzero_si512(), k128 = _mm512_set1_epi8((char)0x80), k8 = _mm512_set1_epi8(8);
+    const __m512i lo_q = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), hi_q = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
     for (int k = 0; k < ks; k++) {
-        __mmask64 bm = 2 * k + 1 < nb ? ~(__mmask64)0 : 0xFFFFFFFFull;
-        __m512i x = _mm512_maskz_loadu_epi8(bm, a->q + (size_t)k * 64);
-        if (q8) xs[k] = _mm512_maskz_xor_epi64(bm == ~(__mmask64)0 ? 0xFF : 0x0F, x, k128); /* missing block: 0, not 128 */
-        else {
-            xs[k] = _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(3, 1, 2, 0)); /* b0lo b1lo b0hi b1hi, as unpacked below */
-            neg8[k] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k8, xs[k]));
+        int have = nb - k * bps < bps ? nb - k * bps : bps; /* blocks present in this step */
+        if (q8) {
+            __mmask64 bm = have == 2 ? ~(__mmask64)0 : 0xFFFFFFFFull;
+            xs[k] = _mm512_maskz_xor_epi64(have == 2 ? 0xFF : 0x0F, _mm512_maskz_loadu_epi8(bm, a->q + (size_t)k * 64), k128);
+        } else { /* x of 4 blocks, [b0lo b0hi b1lo b1hi] [b2lo ...] in 16-byte halves: lows, highs apart */
+            const int8_t *x = a->q + (size_t)k * 128;
+            __mmask64 m0 = have >= 2 ? ~(__mmask64)0 : 0xFFFFFFFFull, m1 = have == 4 ? ~(__mmask64)0 : have == 3 ? 0xFFFFFFFFull : 0;
+            __m512i x0 = _mm512_maskz_loadu_epi8(m0, x), x1 = _mm512_maskz_loadu_epi8(m1, x + 64);
+            __m512i xl = _mm512_permutex2var_epi64(x0, lo_q, x1), xh = _mm512_permutex2var_epi64(x0, hi_q, x1);
+            xs[2 * k] = xl;
+            xs[2 * k + 1] = xh;
+            neg8[k] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, k8, xl), k8, xh));
         }
     }
-    const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i quart = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i lane_blk = q8 ? _mm512_srli_epi32(lane, 3) : _mm512_srli_epi32(lane, 2), m4 = _mm512_set1_epi8(15);
+    int wide = (size_t)DR * w->row_bytes > PF;
     for (int r = r0; r < r1; r += DR) {
-        prefetch_ahead(w, r, r1, DR);
+        if (!wide) prefetch_ahead(w, r, DR);
         const unsigned char *wr[DR];
         const uint16_t *dw[DR];
         tile_rows(w, r, r1, DR, wr, dw);
@@ -160,27 +238,24 @@ static void qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const flo
         #pragma GCC unroll 4
         for (int i = 0; i < DR; i++) acc[i] = _mm512_setzero_ps();
         for (int b0 = 0; b0 < nb; b0 += 16) {
+            if (wide) prefetch_rows(w, r, DR, (size_t)b0 * qb + PFW_Q, 16 * qb);
             __m512 sx = _mm512_loadu_ps(a->d + b0), prod[DR]; /* 16 scales each, with slack (kernels.h) */
             #pragma GCC unroll 4
             for (int i = 0; i < DR; i++) prod[i] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dw[i] + b0))), sx);
             int cnt = nb - b0 < 16 ? nb - b0 : 16;
-            for (int k = 0; k < cnt; k += 2) {
-                int two = cnt - k >= 2, kk = (b0 + k) / 2;
-                __mmask16 lanes = two ? 0xFFFF : (q8 ? 0x00FF : 0x0F0F);
-                __m512i idx = _mm512_add_epi32(q8 ? half : quart, _mm512_set1_epi32(k));
+            for (int k = 0; k < cnt; k += bps) {
+                int have = cnt - k < bps ? cnt - k : bps, kk = (b0 + k) / bps;
+                __mmask16 lanes = (__mmask16)((1u << (have * lpb)) - 1); /* a missing block's lanes get scale 0 */
+                __mmask64 bytes = have == bps ? ~(__mmask64)0 : ((__mmask64)1 << (have * qb)) - 1;
+                __m512i idx = _mm512_add_epi32(lane_blk, _mm512_set1_epi32(k));
                 #pragma GCC unroll 4
                 for (int i = 0; i < DR; i++) {
                     const unsigned char *p = wr[i] + (size_t)(b0 + k) * qb;
-                    __m512i dot;
-                    if (q8) {
-                        __m512i wv = two ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(0xFFFFFFFFull, p);
-                        dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, xs[kk], wv), _mm512_dpbusd_epi32(zero, k128, wv));
-                    } else {
-                        __m256i qv = two ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi8(0xFFFFu, p), m = _mm256_set1_epi8(15);
-                        __m512i nib = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(qv, m)),
-                                                         _mm256_and_si256(_mm256_srli_epi16(qv, 4), m), 1);
-                        dot = _mm512_dpbusd_epi32(neg8[kk], nib, xs[kk]);
-                    }
+                    __m512i wv = have == bps ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes, p), dot;
+                    if (q8) dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, xs[kk], wv), _mm512_dpbusd_epi32(zero, k128, wv));
+                    else
+                        dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(neg8[kk], _mm512_and_si512(wv, m4), xs[2 * kk]),
+                                                  _mm512_and_si512(_mm512_srli_epi16(wv, 4), m4), xs[2 * kk + 1]);
                     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_maskz_permutexvar_ps(lanes, idx, prod[i]), acc[i]);
                 }
             }
@@ -210,6 +285,7 @@ static void quantize(const float *x, int K, int8_t *q, float *d) {
 }
 
 #define KERN_QTT 4
+#define KERN_ROW_PREFETCH
 #define KERN_QDECODE(w, r0, r1, a, bias, y) ((w)->cols / 64 < MAX_KS ? (qdecode(w, r0, r1, a, bias, y), 1) : 0)
 #include "runtime/kern_drive.h"
 

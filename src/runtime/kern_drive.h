@@ -1,6 +1,7 @@
 /* The matrix-product loop of a SIMD kernel set (kern_tile.h), included after its qtile and ftile;
  * KERN_QTT is its integer tile's token count for prefill, KERN_QDECODE (optional) a decode path for
- * integer rows that returns 1 when it took the product. Defines the set's `matmul`. */
+ * integer rows that returns 1 when it took the product, KERN_ROW_PREFETCH (optional) that its tiles ask
+ * for wide rows themselves in decode (kern_tile.h). Defines the set's `matmul`. */
 static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
     float acc[RMAX][4];
@@ -9,7 +10,11 @@ static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const floa
         if (q && KERN_QDECODE(w, r0, r1, a, bias, y)) return;
 #endif
         for (int r = r0; r < r1; r += DR) {
-            prefetch_ahead(w, r, r1, DR);
+#ifdef KERN_ROW_PREFETCH
+            if ((size_t)DR * w->row_bytes <= PF) prefetch_ahead(w, r, DR); /* wider rows: the tile asks as it goes */
+#else
+            prefetch_ahead(w, r, DR);
+#endif
             if (q) qtile(w, r, r1, DR, a, 0, 1, acc);
             else ftile(w, r, r1, DR, a, 0, 1, acc);
             store(acc, DR, 1, r, r1, 0, 1, bias, y, ldy);
