@@ -66,7 +66,7 @@ static int demo_pretrain(int argc, char **argv) {
                      "10", "--sample-every", nsteps, "--ckpt-every", "200", "--threads", nthreads, "--out", run, NULL};
     if (step("pretrain a 4-layer GPT-2 on the CPU", tl_cmd_pretrain, train)) return 1;
     char *gen[] = {"run", "-m", run, "-p", "At 07:30 the kitchen sensor read", "-n", "48", "--temp", "0.7", "-s", "7",
-                   "--threads", nthreads, NULL};
+                   threads > 0 ? "--threads" : NULL, nthreads, NULL}; /* run's own default: all cores */
     if (step("sample from the checkpoint", tl_cmd_run, gen)) return 1;
     fprintf(stderr, "\ndone: corpus %s, shards %s, checkpoint and metrics.jsonl in %s\n", corpus, data, run);
     return 0;
