@@ -124,5 +124,5 @@ for p in sys.argv[1:]:
 print("checked", len(sys.argv) - 1, "checkpoints: all finite")
 PY
 # `tinyllm demo pretrain` with its defaults (threads: all cores, passed on to every step)
-"$TINYLLM" demo pretrain -o "$W/demo" -n 2 --docs 200 > "$W/demo.log" 2>&1 || bad "demo pretrain failed: $(tail -2 "$W/demo.log")"
+"$TINYLLM" demo pretrain -o "$W/demo" -n 2 --docs 600 > "$W/demo.log" 2>&1 || bad "demo pretrain failed: $(tail -2 "$W/demo.log")"
 exit $fail
