@@ -108,7 +108,7 @@ static void exchange(const tl_buf *req, tl_buf *resp) {
 /* A response's status and body; checks the status line and that the headers end. */
 static int parse_response(const tl_buf *resp, const char **body) {
     int status = 0;
-    TL_FUZZ_CHECK(sscanf(resp->p, "HTTP/1.%*[01] %3d", &status) == 1, "not an HTTP response: '%.60s'", resp->p);
+    TL_FUZZ_CHECK(sscanf(resp->p, "HTTP/1.%*[01] %3d", &status) == 1, "not an HTTP response: '%.60s'", resp->p); // NOLINT(cert-err34-c): %3d cannot overflow
     const char *end = strstr(resp->p, "\r\n\r\n");
     TL_FUZZ_CHECK(end, "the headers of a %d never end", status);
     *body = end + 4;

@@ -33,6 +33,7 @@ T finetune --base "$F/m" --tokenizer "$F/tok" --train "$F/data" --lora --steps 1
 printf 'the sensor reads %s\n' $(seq 1 200) > "$F/prompt.txt"
 printf '{"text": "%s"}\n' $(seq 1 50) > "$F/docs.jsonl"
 printf 'key-one\nkey-two\n' > "$F/keys"; chmod 600 "$F/keys"; : > "$F/nokeys"; chmod 600 "$F/nokeys"
+printf 'rows = many\n' > "$F/rows.cfg"; printf 'format = text\nrows = 0\n' > "$F/rows0.cfg"
 mkdir -p "$F/adir"
 
 # bad files: $B/<kind>/<variant>, each made from the valid file of its kind (python3: seeded bytes)

@@ -1,4 +1,5 @@
 /* Error reporting: formatted one-line messages carried in caller-owned tl_err values. */
+#define TL_ERR_IMPL /* the definitions below, not err.h's analyzer macros */
 #include "base/err.h"
 
 #include <stdarg.h>

@@ -41,7 +41,7 @@ void tl_map_close(tl_map *m) {
 int tl_afile_open(tl_afile *a, const char *path, tl_err *e) {
     a->f = NULL;
     if (strlen(path) >= sizeof a->path) return tl_errf(e, "%s: path too long", path);
-    strcpy(a->path, path);
+    memcpy(a->path, path, strlen(path) + 1);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
     a->f = fopen(a->tmp, "wb");
     if (!a->f) return tl_errf(e, "%s: cannot create: %s", path, strerror(errno));

@@ -32,7 +32,7 @@ static void rss_mb(double *now, double *peak) {
     *peak = (double)u.ru_maxrss / 1024.0;
     long pages = 0, resident = 0;
     FILE *f = fopen("/proc/self/statm", "r");
-    if (f && fscanf(f, "%ld %ld", &pages, &resident) == 2) *now = (double)resident * (double)sysconf(_SC_PAGESIZE) / 1e6;
+    if (f && fscanf(f, "%ld %ld", &pages, &resident) == 2) *now = (double)resident * (double)sysconf(_SC_PAGESIZE) / 1e6; // NOLINT(cert-err34-c): the kernel's /proc/self/statm
     else *now = 0;
     if (f) fclose(f);
 }

@@ -34,7 +34,7 @@ static size_t mem_available(void) {
     char line[256];
     unsigned long long kb = 0;
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break; // NOLINT(cert-err34-c): the kernel's /proc/meminfo
     if (f) fclose(f);
     return (size_t)kb * 1024;
 }

@@ -18,13 +18,22 @@ static const tl_opt *find_short(const tl_cmd *c, char s) {
     return NULL;
 }
 
-/* Strings from the config file live as long as the process: they are owned by this arena. */
+/* Strings from the config file live as long as the process (options point at them): they are
+ * owned by this arena, a list reachable from a static, so LeakSanitizer does not count them. */
+typedef struct kept {
+    struct kept *next;
+    char s[];
+} kept;
+static kept *kept_strings;
+
 static char *keep(const char *s, size_t n) {
-    char *p = malloc(n + 1);
-    if (!p) abort();
-    memcpy(p, s, n);
-    p[n] = 0;
-    return p;
+    kept *k = malloc(sizeof *k + n + 1);
+    if (!k) abort();
+    memcpy(k->s, s, n);
+    k->s[n] = 0;
+    k->next = kept_strings;
+    kept_strings = k;
+    return k->s;
 }
 
 static int set_value(const tl_opt *o, const char *val, const char *where, tl_err *e) {

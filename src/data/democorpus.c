@@ -8,7 +8,7 @@
 #include "base/file.h"
 #include "base/rng.h"
 
-#define PICK(r, arr) (arr[tl_rng_below(r, sizeof arr / sizeof *arr)])
+#define PICK(r, arr) ((arr)[tl_rng_below((r), sizeof(arr) / sizeof *(arr))])
 
 static const char *rooms[] = {"kitchen", "bedroom", "office", "hallway", "garage", "lab", "greenhouse", "basement"};
 static const char *names[] = {"Ada", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivan", "Jun"};

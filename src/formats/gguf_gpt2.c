@@ -23,7 +23,7 @@ int tl_gguf_gpt2_name(const char *ours, char *out, size_t n, int *layer, int *sl
     for (size_t i = 0; i < sizeof global / sizeof *global; i++)
         if (!strcmp(ours, global[i][0])) return snprintf(out, n, "%s", global[i][1]), 0;
     int l, k;
-    if (sscanf(ours, "h.%d.%n", &l, &k) == 1 && l >= 0)
+    if (sscanf(ours, "h.%d.%n", &l, &k) == 1 && l >= 0) // NOLINT(cert-err34-c): our own tensor names (h.<layer>.*), never a file's
         for (int i = 0; i < TL_G2_PER_LAYER; i++)
             if (!strcmp(ours + k, layer_map[i][0])) {
                 *layer = l;

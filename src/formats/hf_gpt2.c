@@ -36,7 +36,7 @@ static void hf_name(const char *ours, char *out, size_t n, int *conv) {
     else if (!strcmp(ours, "lnf.b")) snprintf(out, n, "ln_f.bias");
     else {
         int l, k = 0;
-        sscanf(ours, "h.%d.%n", &l, &k);
+        sscanf(ours, "h.%d.%n", &l, &k); // NOLINT(cert-err34-c): our own tensor names (h.<layer>.*), never a file's
         for (size_t i = 0; i < sizeof layer_map / sizeof *layer_map; i++)
             if (k && !strcmp(ours + k, layer_map[i].ours)) {
                 snprintf(out, n, "h.%d.%s", l, layer_map[i].hf);

@@ -224,7 +224,7 @@ int tl_st_write(const char *path, const tl_st_tensor *tensors, int n, const char
         json_t *sh = json_array();
         for (int d = 0; d < t->ndim; d++) json_array_append_new(sh, json_integer(t->shape[d]));
         json_t *ent = json_pack("{s:s, s:o, s:[I,I]}", "dtype", dtype_name(t->dtype), "shape", sh, "data_offsets",
-                                (json_int_t)off, (json_int_t)(off + t->nbytes));
+                                (json_int_t)off, (json_int_t)off + (json_int_t)t->nbytes);
         if (!ent || json_object_set_new(root, t->name, ent)) {
             tl_errf(e, "%s: tensor '%s': duplicate name or out of memory", path, t->name);
             goto out;

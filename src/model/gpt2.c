@@ -6,6 +6,9 @@
  * results are bit-identical for any thread count. */
 #include "model/gpt2.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +42,21 @@ int tl_gpt2_config_make(tl_gpt2_config *c, const char *preset, int n_ctx, int vo
     int l = 0, h = 0, d = 0;
     for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
         if (!strcmp(preset, presets[i].name)) l = presets[i].l, h = presets[i].h, d = presets[i].d;
-    char tail;
-    if (!l && sscanf(preset, "%dx%dx%d%c", &l, &h, &d, &tail) != 3)
-        return tl_errf(e, "unknown model '%s' (presets 30M 51M 82M 101M 124M, or LAYERSxHEADSxEMBD like 4x4x128)", preset);
+    if (!l) { /* LAYERSxHEADSxEMBD; strtol, not sscanf: a number beyond int is clamped (the check refuses it), not undefined */
+        int *dims[3] = {&l, &h, &d};
+        const char *s = preset;
+        for (int i = 0; i < 3; i++) {
+            char *end;
+            errno = 0;
+            long v = strtol(s, &end, 10);
+            if (end == s || !isdigit((unsigned char)*s) || *end != (i < 2 ? 'x' : 0))
+                return tl_errf(e, "unknown model '%s' (presets 30M 51M 82M 101M 124M, or LAYERSxHEADSxEMBD like 4x4x128)", preset);
+            *dims[i] = errno == ERANGE || v > INT_MAX ? INT_MAX : (int)v;
+            s = end + 1;
+        }
+    }
     *c = (tl_gpt2_config){l, h, d, n_ctx, vocab, (vocab + 127) / 128 * 128};
-    return tl_gpt2_config_check(c, e);
+    return tl_gpt2_config_check(c, e) ? tl_err_wrap(e, "--model %s", preset) : 0;
 }
 
 enum { P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPW, P_FCPB, P_PER_LAYER };

@@ -526,7 +526,7 @@ static enum MHD_Result classify(tl_req *r, json_t *o) {
             goto bad;
         }
         for (int k = 0; k < j->n_labels; k++)
-            if (!strcmp(j->labels[k], l)) {
+            if (!strcmp(j->labels[k], l)) { // NOLINT(clang-analyzer-core.NonNullParamChecker): labels[0..n_labels) are set below, n_labels starts at 0 (tl_job_new)
                 TL_BAD(&a, "invalid_value", "labels", "'labels' holds '%.64s' twice", l);
                 goto bad;
             }
@@ -694,7 +694,7 @@ int tl_api_metrics(struct tl_serve *s, tl_buf *b, tl_err *e) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (f) {
         long size;
-        if (fscanf(f, "%ld %ld", &size, &pages) != 2) pages = 0;
+        if (fscanf(f, "%ld %ld", &size, &pages) != 2) pages = 0; // NOLINT(cert-err34-c): the kernel's /proc/self/statm
         fclose(f);
     }
     int rc = tl_buf_appendf(

@@ -441,7 +441,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = 0;
     /* a stream whose client left ends with MHD_CONTENT_READER_END_WITH_ERROR; the access log has it */
-    if (!strncmp(msg, "Application reported internal error", 35) || !strncmp(msg, "Closing connection (application error", 38)) return;
+    if (!strncmp(msg, "Application reported internal error", 35) || !strncmp(msg, "Closing connection (application error", 37)) return;
     pthread_mutex_lock(&s->log_mu);
     fprintf(stderr, "serve: http: %s\n", msg);
     pthread_mutex_unlock(&s->log_mu);

@@ -22,7 +22,7 @@ static int seq_at(const unsigned char *p, size_t n, int *sub) {
     else return 0;
     int k = 0;
     for (; k < need; k++) {
-        if ((size_t)(k + 1) >= n) return -(k + 1); /* no byte there yet */
+        if ((size_t)k + 1 >= n) return -(k + 1); /* no byte there yet */
         unsigned char c = p[k + 1], l = k ? 0x80 : lo, h = k ? 0xBF : hi;
         if (c < l || c > h) break;
     }
