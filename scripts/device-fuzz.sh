@@ -8,7 +8,7 @@ CARRY=$(cd "${1:?CARRY_DIR}" && pwd); SECS=${2:-540}; JOBS=${3:-$(nproc)}
 OUT=${OUT:-$PWD/device-out}; mkdir -p "$OUT"
 W=/tmp/tl-fuzz; rm -rf "$W"; mkdir -p "$W/build"
 tar -C "$W/build" -xJf "$CARRY/fuzz.tar.xz"
-export LD_LIBRARY_PATH=$W/build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH=$W/build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} TINYLLM_DATA=$W/build/data
 echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ)" | tee "$OUT/fuzz-table.txt"
 ldd "$W/build/fuzz/fuzz_serve" | grep "not found" && exit 1
 mkdir -p "$W/out"; mv "$W/build/seeds" "$W/out/seeds"
