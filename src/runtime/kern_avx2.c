@@ -46,7 +46,9 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
         #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
+    int wide = TT == 1 && (size_t)DR * w->row_bytes > PF; /* decode of wide rows: asked for as they stream */
     for (int b = 0; b < nb; b++) {
+        if (wide && b % 16 == 0) prefetch_rows(w, r, R, (size_t)b * qb + PFW_Q, 16 * qb);
         __m256i xv[4];
         #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) xv[j] = _mm256_loadu_si256((const __m256i *)(xr[j] + (size_t)b * TL_QK));
@@ -88,7 +90,9 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
     for (int i = 0; i < R; i++)
         #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm256_setzero_ps();
+    int wide = TT == 1 && (size_t)DR * w->row_bytes > PF;
     for (; k + 8 <= K; k += 8) {
+        if (wide && k % 16 == 0) prefetch_rows(w, r, R, (size_t)k * es + PFW_F, 64);
         __m256 xv[4];
         #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) xv[j] = _mm256_loadu_ps(xr[j] + k);
@@ -110,6 +114,7 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
 }
 
 
+#define KERN_ROW_PREFETCH
 #define KERN_QTT 2
 #include "runtime/kern_drive.h"
 
