@@ -21,10 +21,10 @@ for t in f32 f16 q8_0 q4_0; do
     bad "export $t: $(cat "$W/err")"
 done
 
-# the embedding example: built with the system compiler, linked with libm and pthreads only (and the
+# the embedding example: built with the build's C compiler (TL_CC), linked with libm and pthreads only (and the
 # sanitizers' runtimes when the build is instrumented: TL_SAN_FLAGS)
 SAN=${TL_SAN_FLAGS:-}
-cc -std=c11 -O2 -Wall -Wextra -Werror $SAN "$TL_SRC/examples/embed.c" -I"$TL_SRC/include" "$TL_BUILD/libtinyllm.a" -lm -lpthread \
+"${TL_CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror $SAN "$TL_SRC/examples/embed.c" -I"$TL_SRC/include" "$TL_BUILD/libtinyllm.a" -lm -lpthread \
   -o "$W/embed" 2> "$W/err" || bad "examples/embed.c does not build against libtinyllm.a alone: $(head -3 "$W/err")"
 if [ -z "$SAN" ]; then # (instrumented, libc's calls resolve to the sanitizer runtime: nothing to check)
   und=$(nm -u "$W/embed" | awk '{print $2}' | grep -vE '@GLIBC|^_ITM_|^__gmon_start__$' | tr '\n' ' ')
