@@ -12,6 +12,19 @@
 
 #include "runtime/kern_tile.h"
 
+/* The token's side of a Q4_0 step: x of 4 blocks ([b0lo b0hi b1lo b1hi] [b2lo ...] in 16-byte
+ * halves; `have` of them present, the rest read as 0) as its low halves *xl and high halves *xh,
+ * and -8 x their lane sums (the nibbles' offset), the start of the step's vpdpbusd chain. */
+static inline void q4_x(const int8_t *x, int have, __m512i *xl, __m512i *xh, __m512i *neg8) {
+    const __m512i zero = _mm512_setzero_si512(), k8 = _mm512_set1_epi8(8);
+    const __m512i lo_q = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), hi_q = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
+    __mmask64 m0 = have >= 2 ? ~(__mmask64)0 : 0xFFFFFFFFull, m1 = have == 4 ? ~(__mmask64)0 : have == 3 ? 0xFFFFFFFFull : 0;
+    __m512i x0 = _mm512_maskz_loadu_epi8(m0, x), x1 = _mm512_maskz_loadu_epi8(m1, x + 64);
+    *xl = _mm512_permutex2var_epi64(x0, lo_q, x1);
+    *xh = _mm512_permutex2var_epi64(x0, hi_q, x1);
+    *neg8 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, k8, *xl), k8, *xh));
+}
+
 /* Q4_0 rows, 4 blocks (one 64-byte load of a row) a step: the low nibbles (the blocks' weights
  * 0..15) and the high ones (16..31), unsigned as stored, against the matching halves of each
  * token's x through vpdpbusd into the same lanes, from -8 x the lane sums of those x (the
@@ -19,25 +32,19 @@
  * Per 128 weights and token: 5 instructions (the 2-block path below: 10). */
 static inline __attribute__((always_inline)) void qtile4(const tl_wmat *w, int r, int r1, int R, const tl_act *a, int t, int TT,
                                                          float out[RMAX][4]) {
-    int nb = w->cols / TL_QK, K = w->cols;
+    int nb = w->cols / TL_QK;
     const unsigned char *wr[RMAX];
     const uint16_t *dw[RMAX];
     tile_rows(w, r, r1, R, wr, dw);
     const int8_t *xr[4];
     const float *dx[4];
-    #pragma GCC unroll 4
-    for (int j = 0; j < TT; j++) {
-        int tt = t + j < a->T ? t + j : a->T - 1;
-        xr[j] = a->q + (size_t)tt * K;
-        dx[j] = a->d + (size_t)tt * nb;
-    }
+    tile_tokens(a, t, TT, xr, dx);
     __m512 acc[RMAX][4];
     #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
         #pragma GCC unroll 4
         for (int j = 0; j < TT; j++) acc[i][j] = _mm512_setzero_ps();
-    const __m512i zero = _mm512_setzero_si512(), k8 = _mm512_set1_epi8(8), m4 = _mm512_set1_epi8(15);
-    const __m512i lo_q = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), hi_q = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
+    const __m512i m4 = _mm512_set1_epi8(15);
     const __m512i lane_blk = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
     for (int b0 = 0; b0 < nb; b0 += 16) {
         int cnt = nb - b0 < 16 ? nb - b0 : 16;
@@ -50,16 +57,11 @@ static inline __attribute__((always_inline)) void qtile4(const tl_wmat *w, int r
             int have = cnt - k < 4 ? cnt - k : 4;
             __mmask16 lanes = (__mmask16)((1u << (4 * have)) - 1);
             __mmask64 bytes = have == 4 ? ~(__mmask64)0 : ((__mmask64)1 << (16 * have)) - 1;
-            __mmask64 m0 = have >= 2 ? ~(__mmask64)0 : 0xFFFFFFFFull, m1 = have == 4 ? ~(__mmask64)0 : have == 3 ? 0xFFFFFFFFull : 0;
             __m512i idx = _mm512_add_epi32(lane_blk, _mm512_set1_epi32(k)), xl[4], xh[4], n8[4];
             __m512 dxv[4];
             #pragma GCC unroll 4
             for (int j = 0; j < TT; j++) {
-                const int8_t *x = xr[j] + (size_t)(b0 + k) * TL_QK;
-                __m512i x0 = _mm512_maskz_loadu_epi8(m0, x), x1 = _mm512_maskz_loadu_epi8(m1, x + 64);
-                xl[j] = _mm512_permutex2var_epi64(x0, lo_q, x1);
-                xh[j] = _mm512_permutex2var_epi64(x0, hi_q, x1);
-                n8[j] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, k8, xl[j]), k8, xh[j]));
+                q4_x(xr[j] + (size_t)(b0 + k) * TL_QK, have, &xl[j], &xh[j], &n8[j]);
                 dxv[j] = _mm512_maskz_permutexvar_ps(lanes, idx, sx[j]);
             }
             #pragma GCC unroll 4
@@ -90,19 +92,14 @@ static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r,
         qtile4(w, r, r1, R, a, t, TT, out);
         return;
     }
-    int nb = w->cols / TL_QK, K = w->cols;
+    int nb = w->cols / TL_QK;
     size_t qb = 32; /* bytes per block */
     const unsigned char *wr[RMAX];
     const uint16_t *dw[RMAX];
     tile_rows(w, r, r1, R, wr, dw);
     const int8_t *xr[4];
     const float *dx[4];
-    #pragma GCC unroll 4
-    for (int j = 0; j < TT; j++) {
-        int tt = t + j < a->T ? t + j : a->T - 1;
-        xr[j] = a->q + (size_t)tt * K;
-        dx[j] = a->d + (size_t)tt * nb;
-    }
+    tile_tokens(a, t, TT, xr, dx);
     __m512 acc[RMAX][4];
     #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
@@ -209,22 +206,14 @@ static void qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const flo
     int ks = (nb + bps - 1) / bps, lpb = 16 / bps;                                /* steps; lanes a block */
     size_t qb = q8 ? 32 : 16;
     __m512i xs[MAX_KS], neg8[MAX_KS / 2];
-    const __m512i zero = _mm512_setzero_si512(), k128 = _mm512_set1_epi8((char)0x80), k8 = _mm512_set1_epi8(8);
-    const __m512i lo_q = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), hi_q = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
+    const __m512i zero = _mm512_setzero_si512(), k128 = _mm512_set1_epi8((char)0x80);
     for (int k = 0; k < ks; k++) {
         int have = nb - k * bps < bps ? nb - k * bps : bps; /* blocks present in this step */
         if (q8) {
             __mmask64 bm = have == 2 ? ~(__mmask64)0 : 0xFFFFFFFFull;
             xs[k] = _mm512_maskz_xor_epi64(have == 2 ? 0xFF : 0x0F, _mm512_maskz_loadu_epi8(bm, a->q + (size_t)k * 64), k128);
-        } else { /* x of 4 blocks, [b0lo b0hi b1lo b1hi] [b2lo ...] in 16-byte halves: lows, highs apart */
-            const int8_t *x = a->q + (size_t)k * 128;
-            __mmask64 m0 = have >= 2 ? ~(__mmask64)0 : 0xFFFFFFFFull, m1 = have == 4 ? ~(__mmask64)0 : have == 3 ? 0xFFFFFFFFull : 0;
-            __m512i x0 = _mm512_maskz_loadu_epi8(m0, x), x1 = _mm512_maskz_loadu_epi8(m1, x + 64);
-            __m512i xl = _mm512_permutex2var_epi64(x0, lo_q, x1), xh = _mm512_permutex2var_epi64(x0, hi_q, x1);
-            xs[2 * k] = xl;
-            xs[2 * k + 1] = xh;
-            neg8[k] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, k8, xl), k8, xh));
-        }
+        } else
+            q4_x(a->q + (size_t)k * 128, have, &xs[2 * k], &xs[2 * k + 1], &neg8[k]);
     }
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i lane_blk = q8 ? _mm512_srli_epi32(lane, 3) : _mm512_srli_epi32(lane, 2), m4 = _mm512_set1_epi8(15);

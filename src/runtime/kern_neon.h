@@ -27,19 +27,14 @@ static inline void load_w(uint32_t type, const unsigned char *p, int8x16_t *w0, 
 
 static inline __attribute__((always_inline)) void qtile(const tl_wmat *w, int r, int r1, int R, const tl_act *a, int t, int TT,
                                                         float out[RMAX][4]) {
-    int nb = w->cols / TL_QK, K = w->cols;
+    int nb = w->cols / TL_QK;
     size_t qb = w->type == TL_GGML_Q8_0 ? 32 : 16;
     const unsigned char *wr[RMAX];
     const uint16_t *dw[RMAX];
     tile_rows(w, r, r1, R, wr, dw);
     const int8_t *xr[4];
     const float *dx[4];
-    #pragma GCC unroll 4
-    for (int j = 0; j < TT; j++) {
-        int tt = t + j < a->T ? t + j : a->T - 1;
-        xr[j] = a->q + (size_t)tt * K;
-        dx[j] = a->d + (size_t)tt * nb;
-    }
+    tile_tokens(a, t, TT, xr, dx);
     float32x4_t acc[RMAX][4];
     #pragma GCC unroll 4
     for (int i = 0; i < R; i++)

@@ -23,6 +23,15 @@ static inline void tile_rows(const tl_wmat *w, int r, int r1, int R, const unsig
     }
 }
 
+/* quantized activations and block scales of tokens t..t+TT-1, the ones past the last repeating it */
+static inline void tile_tokens(const tl_act *a, int t, int TT, const int8_t *xr[4], const float *dx[4]) {
+    for (int j = 0; j < TT; j++) {
+        int tt = t + j < a->T ? t + j : a->T - 1;
+        xr[j] = a->q + (size_t)tt * a->K;
+        dx[j] = a->d + (size_t)tt * (a->K / TL_QK);
+    }
+}
+
 static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t, int T, const float *bias, float *y, long ldy) {
     for (int i = 0; i < R && r + i < r1; i++)
         for (int j = 0; j < TT && t + j < T; j++) y[(t + j) * ldy + r + i] = acc[i][j] + (bias ? bias[r + i] : 0);
