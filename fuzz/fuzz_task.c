@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     /* number rendering on the raw input, as prompts do it */
     tl_buf out = {0};
-    tl_task_numbers(&t, (const char *)part[n - 1].p, part[n - 1].n, &out, &e);
+    tl_task_numbers(&t.numbers, (const char *)part[n - 1].p, part[n - 1].n, &out, &e);
     tl_buf_free(&out);
     tl_task_free(&t);
     return 0;

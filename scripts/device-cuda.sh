@@ -12,8 +12,11 @@
 #      bf16, full and LoRA (dropout 0): loss curves, a second GPU LoRA run (bit-identical?), adapter
 #      checkpoints crossing devices (GPU step 20 resumed on the CPU, and the reverse), throughput,
 #      label-likelihood accuracy of the GPU models;
-#   7. (sweep) GPU fine-tunes on the gesture task, full and LoRA at a few learning rates, each scored
-#      on validation.csv (`tinyllm eval`, label likelihood) while the next one trains.
+#   7. (sweep) GPU fine-tunes on the gesture task, one per line of SWEEP_LIST (default
+#      scripts/sweep-gesture.txt: `name numbers model-to-score finetune-flags...`, where numbers is
+#      the rendering tasks/gesture.task gets for that run: keep, minmax:L, ...), each scored on
+#      validation.csv (`tinyllm eval`, label likelihood, SWEEP_EVAL_T threads, SWEEP_EVAL_S seconds at
+#      most) while the next trains.
 # usage, from the repository root:  [STAGES="tests curves bench kernels"] [BENCH_PRESETS="124M 30M"] \
 #                                   scripts/device-cuda.sh BIN_DIR DATA_DIR [FT_DIR]
 #   BIN_DIR holds tinyllm, test_cuda, bench_cuda (and lib/ with libraries the machine may lack);
@@ -162,18 +165,17 @@ fi
 if stage sweep; then
 section "gesture sweep on the GPU (30M base, validation accuracy by label likelihood)"
 G=$FTD/gesture; W=$F/sweep; mkdir -p $W
-sw=(--base $F/base.safetensors --train $G/train.csv --val $G/validation.csv --task tasks/gesture.task -b 4 --seed 42
+sw=(--base $F/base.safetensors --train $G/train.csv --val $G/validation.csv -b 4 --seed 42
     --eval-every 51 --ckpt-every 100000 --device cuda)
-score() { timeout 90 "$BIN/tinyllm" eval -m $W/$1/$2 --task tasks/gesture.task --data $G/validation.csv --mode likelihood -t 12 -q \
-            > $W/$1.eval 2>&1; echo "gesture $1 ($2): $(grep -m1 -E 'accuracy' $W/$1.eval) | $(grep -E '^best val' $W/$1.log)" | tee -a "$SUM"; }
-sweep_run() { local name=$1 pick=$2; shift 2; timeout ${SWEEP_RUN_S:-60} "$BIN/tinyllm" finetune "${sw[@]}" "$@" -o $W/$name > $W/$name.log 2>&1
-              echo "$name exit $? $(grep -E '^train:' $W/$name.log | tail -1)" | tee -a "$SUM"; score $name $pick & sw_pids+=($!); }
+score() { timeout ${SWEEP_EVAL_S:-120} "$BIN/tinyllm" eval -m $W/$1/$3 --task $W/$1.task --data $G/validation.csv --mode likelihood -t ${SWEEP_EVAL_T:-12} -q \
+            > $W/$1.eval 2>&1; echo "gesture $1 ($2, $3): $(grep -m1 -E 'accuracy' $W/$1.eval) | $(grep -E '^best val' $W/$1.log)" | tee -a "$SUM"; }
+sweep_run() { local name=$1 num=$2 pick=$3; shift 3; sed "s/^numbers = .*/numbers = $num/" tasks/gesture.task > $W/$name.task
+              timeout ${SWEEP_RUN_S:-60} "$BIN/tinyllm" finetune "${sw[@]}" --task $W/$name.task "$@" -o $W/$name > $W/$name.log 2>&1
+              echo "$name exit $? $(grep -E '^train:' $W/$name.log | tail -1)" | tee -a "$SUM"; score $name "$num" $pick & sw_pids+=($!); }
 S0=$(date +%s); sw_pids=()
-sweep_run full-3e-4 best.safetensors --lr 3e-4 --epochs 6 --patience 4
-sweep_run full-1e-4 best.safetensors --lr 1e-4 --warmup 20 --epochs 8 --patience 4
-sweep_run full-1e-3 best.safetensors --lr 1e-3 --warmup 20 --epochs 6 --patience 4
-sweep_run lora-r16-1e-3 merged.safetensors --lora --lora-rank 16 --lora-alpha 32 --merge --lr 1e-3 --epochs 6 --patience 4
-sweep_run lora-r64-3e-3 merged.safetensors --lora --lora-rank 64 --lora-alpha 128 --merge --lr 3e-3 --warmup 20 --epochs 6 --patience 4
+while read -r -a run; do
+  [ ${#run[@]} -ge 3 ] && [ "${run[0]:0:1}" != "#" ] && sweep_run "${run[@]}"
+done < "${SWEEP_LIST:-scripts/sweep-gesture.txt}"
 for p in "${sw_pids[@]}"; do wait "$p"; done
 echo "sweep: $(($(date +%s) - S0)) s" | tee -a "$SUM"
 tar czf "$OUT/sweep.tar.gz" -C $W --exclude='*.safetensors' . 2>/dev/null

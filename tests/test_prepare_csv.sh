@@ -14,16 +14,27 @@ for t in gesture localisation breathe; do
   "$TINYLLM" prepare --task "$TL_SRC/tasks/$t.task" --val-fraction 0.2 --seed 5 --out "$W/$t" \
     "$DS/$t/train.csv" "$DS/$t/validation.csv" > "$W/log" 2>&1 || { bad "$t: $(tail -1 "$W/log")"; continue; }
   python3 - "$TL_SRC/tasks/$t.task" "$W/$t" "$DS/$t/train.csv" "$DS/$t/validation.csv" <<'PY' || bad "$t: rendered rows differ"
-import csv, json, sys
+import csv, json, math, re, sys
 spec = dict(l.split("=", 1) for l in open(sys.argv[1]) if "=" in l and not l.startswith("#"))
 spec = {k.strip(): v.strip().replace("\\n", "\n") for k, v in spec.items()}
 labels = [x.strip() for x in spec["labels"].split(",")] if "labels" in spec else None
+NUM = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")  # the numbers of these datasets: plain decimals
+def render(text, how):  # the spec's `numbers`, written from its documentation (docs/formats.md)
+    if how == "keep": return text
+    assert how.startswith("minmax:"), how
+    L = int(how[7:]); lines = []
+    for line in text.split("\n"):
+        xs = [float(m) for m in NUM.findall(line)]
+        lo, hi = (min(xs), max(xs)) if xs else (0, 0)
+        lev = lambda m: str(min(L - 1, math.floor((float(m.group()) - lo) / (hi - lo) * L)) if hi > lo else 0)
+        lines.append(NUM.sub(lev, line))
+    return "\n".join(lines)
 want = []
 for f in sys.argv[3:]:
     for row in csv.DictReader(open(f, newline="", encoding="utf-8")):
         ins = row[spec["instruction_column"]] if "instruction_column" in spec else spec["instruction"]
         out = row[spec["output_column"]].strip()
-        want.append(("### Instruction:\n" + ins.strip() + "\n\n### Input:\n" + row[spec["input_column"]].strip() +
+        want.append(("### Instruction:\n" + ins.strip() + "\n\n### Input:\n" + render(row[spec["input_column"]].strip(), spec.get("numbers", "keep")) +
                       "\n\n### Response:\n", out + "\n\n### End"))
         if labels: assert out in labels, out
         else: float(out)

@@ -13,14 +13,14 @@ static void write_file(const char *path, const char *text) {
 }
 
 static void numbers(const char *spec_numbers, const char *in, const char *want) {
-    tl_task t = {.numbers = TL_NUM_KEEP};
+    tl_task t = {0};
     char spec[256];
     snprintf(spec, sizeof spec, "input_column = i\noutput_column = o\ninstruction = x\nkind = regression\nnumbers = %s\n", spec_numbers);
     write_file("t_num.task", spec);
     tl_err e;
     CHECK(tl_task_load(&t, "t_num.task", &e) == 0, "%s", e.msg);
     tl_buf out = {0};
-    tl_task_numbers(&t, in, strlen(in), &out, &e);
+    tl_task_numbers(&t.numbers, in, strlen(in), &out, &e);
     CHECK(out.p && !strcmp(out.p, want), "numbers = %s on '%s': got '%s', want '%s'", spec_numbers, in, out.p ? out.p : "", want);
     tl_buf_free(&out);
     tl_task_free(&t);
@@ -56,6 +56,23 @@ int main(void) {
             "1234567890123456737673593825840554821162769359150501237866527851544576");
     numbers("round:2", "x 1e100 y",
             "x 10000000000000000159028911097599180468360808563945281389781327557747838772170381060813469985856815104.00 y");
+    /* minmax:L, each line on its own range: level floor((x - min) / (max - min) * L), max -> L - 1;
+     * worked by hand (253/255*10 = 9.92 -> 9, 128/255*10 = 5.02 -> 5, (30-20)/20*10 = 5) */
+    numbers("minmax:10", "Proximity: [253, 255, 0, 128]\nRed: [40, 20, 30]", "Proximity: [9, 9, 0, 5]\nRed: [9, 0, 5]");
+    numbers("minmax:4", "-1.5 0.5 2.5", "0 2 3");
+    numbers("minmax:10", "7 7 7\nnone here\n", "0 0 0\nnone here\n");
+    numbers("minmax:2", "h2o 3rd 10 20", "h2o 3rd 0 1");
+    numbers("minmax:10", "x 1e999 5", "x 0 0"); /* an infinite range: NaN levels print as 0 */
+    {
+        const char *spell[] = {"keep", "round:3", "scale:2.5", "minmax:10"};
+        for (size_t i = 0; i < sizeof spell / sizeof *spell; i++) {
+            tl_numfmt f;
+            char back[32] = "";
+            CHECK(tl_task_parse_numbers(&f, spell[i], "x", &e) == 0, "%s", e.msg);
+            tl_task_numbers_spell(&f, back);
+            CHECK(!strcmp(back, spell[i]), "numbers = %s spelled back as '%s'", spell[i], back);
+        }
+    }
 
     static const struct {
         const char *what, *spec, *expect;
@@ -72,7 +89,8 @@ int main(void) {
         {"empty label", "labels = p,,q\n", "empty label"},
         {"repeated label", "labels = p, q, p\n", "listed twice"},
         {"bad numbers", "numbers = round:x\n", "round:N needs N"},
-        {"unknown numbers", "numbers = fancy\n", "must be keep, round:N or scale:K"},
+        {"unknown numbers", "numbers = fancy\n", "must be keep, round:N, scale:K or minmax:L"},
+        {"one level", "numbers = minmax:1\n", "minmax:L needs L in 2..1000"},
         {"key twice", "input_column = a\ninput_column = b\n", "t_bad.task:2: 'input_column' is set twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

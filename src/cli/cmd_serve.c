@@ -51,7 +51,7 @@ static int task_render(const char *model, const char *task, tl_task *t, tl_err *
         if (!task) return 0;
         tl_task spec;
         if (tl_task_load(&spec, task, e)) return -1;
-        t->numbers = spec.numbers, t->digits = spec.digits, t->scale = spec.scale;
+        t->numbers = spec.numbers;
         tl_task_free(&spec);
         return 0;
     }
@@ -63,7 +63,7 @@ static int task_render(const char *model, const char *task, tl_task *t, tl_err *
     if (num && num->n < sizeof v) {
         memcpy(v, num->p, num->n);
         v[num->n] = 0;
-        rc = tl_task_parse_numbers(t, v, "tinyllm.task.numbers: ", e);
+        rc = tl_task_parse_numbers(&t->numbers, v, "tinyllm.task.numbers: ", e);
     }
     tl_gguf_close(&g);
     return rc;

@@ -183,7 +183,7 @@ int tl_gguf_gpt2_task(const tl_gguf *g, const char *path, tl_task *t, tl_err *e)
              (instr && !(t->instruction = dup_str(instr, path, "tinyllm.task.instruction", e)));
     if (!rc && num) {
         char *v = dup_str(num, path, "tinyllm.task.numbers", e);
-        rc = !v || tl_task_parse_numbers(t, v, path, e);
+        rc = !v || tl_task_parse_numbers(&t->numbers, v, path, e);
         free(v);
     }
     if (!rc && labels) {

@@ -47,9 +47,8 @@ int tl_gguf_export_gpt2(const tl_gpt2 *m, const tl_bpe *bpe, const tl_task *task
          tl_gguf_put_str(w, "tinyllm.tokenizer.name", tl_bpe_name(bpe), e) ||
          tl_gguf_put_u32(w, "tinyllm.tokenizer.digits", (uint32_t)tl_bpe_digits(bpe), e);
     if (!rc && task) {
-        char num[64] = "keep"; /* the spec's own spelling */
-        if (task->numbers == TL_NUM_ROUND) snprintf(num, sizeof num, "round:%d", task->digits);
-        if (task->numbers == TL_NUM_SCALE) snprintf(num, sizeof num, "scale:%.9g", task->scale);
+        char num[32]; /* the spec's own spelling */
+        tl_task_numbers_spell(&task->numbers, num);
         rc = tl_gguf_put_str(w, "tinyllm.task.name", task->name, e) ||
              tl_gguf_put_str(w, "tinyllm.task.kind", task->kind == TL_TASK_CLASSIFY ? "classify" : "regression", e) ||
              tl_gguf_put_str(w, "tinyllm.task.numbers", num, e) ||

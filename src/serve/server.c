@@ -518,11 +518,7 @@ int tl_serve_port(const tl_serve *s) { return s->port; }
 int tl_serve_attach(tl_serve *s, const tl_model *m, const tl_task *render, tl_err *e) {
     s->m = m;
     s->info = tl_model_get_info(m);
-    if (render) {
-        s->render.numbers = render->numbers;
-        s->render.digits = render->digits;
-        s->render.scale = render->scale;
-    }
+    if (render) s->render.numbers = render->numbers;
     if (tl_slots_start(s, e)) return -1;
     pthread_mutex_lock(&s->mu);
     s->ready = 1;

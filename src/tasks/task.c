@@ -50,21 +50,36 @@ static int parse_labels(tl_task *t, const char *v, const char *where, tl_err *e)
     return 0;
 }
 
-int tl_task_parse_numbers(tl_task *t, const char *v, const char *where, tl_err *e) {
+int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err *e) {
     char *end;
-    if (!strcmp(v, "keep")) t->numbers = TL_NUM_KEEP;
+    memset(f, 0, sizeof *f);
+    if (!strcmp(v, "keep")) f->mode = TL_NUM_KEEP;
     else if (!strncmp(v, "round:", 6)) {
         long d = strtol(v + 6, &end, 10);
         if (end == v + 6 || *end || d < 0 || d > 9) return tl_errf(e, "%s: numbers = round:N needs N in 0..9", where);
-        t->numbers = TL_NUM_ROUND;
-        t->digits = (int)d;
+        f->mode = TL_NUM_ROUND;
+        f->digits = (int)d;
     } else if (!strncmp(v, "scale:", 6)) {
         double k = strtod(v + 6, &end);
         if (end == v + 6 || *end || !(k > 0) || k > 1e9) return tl_errf(e, "%s: numbers = scale:K needs K > 0", where);
-        t->numbers = TL_NUM_SCALE;
-        t->scale = k;
-    } else return tl_errf(e, "%s: numbers must be keep, round:N or scale:K, not '%s'", where, v);
+        f->mode = TL_NUM_SCALE;
+        f->scale = k;
+    } else if (!strncmp(v, "minmax:", 7)) {
+        long l = strtol(v + 7, &end, 10);
+        if (end == v + 7 || *end || l < 2 || l > 1000) return tl_errf(e, "%s: numbers = minmax:L needs L in 2..1000", where);
+        f->mode = TL_NUM_MINMAX;
+        f->levels = (int)l;
+    } else return tl_errf(e, "%s: numbers must be keep, round:N, scale:K or minmax:L, not '%s'", where, v);
     return 0;
+}
+
+void tl_task_numbers_spell(const tl_numfmt *f, char out[32]) {
+    switch (f->mode) {
+    case TL_NUM_KEEP: snprintf(out, 32, "keep"); break;
+    case TL_NUM_ROUND: snprintf(out, 32, "round:%d", f->digits); break;
+    case TL_NUM_SCALE: snprintf(out, 32, "scale:%.9g", f->scale); break;
+    case TL_NUM_MINMAX: snprintf(out, 32, "minmax:%d", f->levels); break;
+    }
 }
 
 int tl_task_load(tl_task *t, const char *path, tl_err *e) {
@@ -108,7 +123,7 @@ int tl_task_load(tl_task *t, const char *path, tl_err *e) {
         else if (KEY("input_column")) slot = &t->input_col;
         else if (KEY("output_column")) slot = &t->output_col;
         else if (KEY("labels")) rc = parse_labels(t, val, where, e);
-        else if (KEY("numbers")) rc = tl_task_parse_numbers(t, val, where, e);
+        else if (KEY("numbers")) rc = tl_task_parse_numbers(&t->numbers, val, where, e);
         else if (KEY("kind")) {
             if (!strcmp(val, "regression")) regression = 1;
             else if (strcmp(val, "classification")) rc = tl_errf(e, "%s: kind must be classification or regression", where);
@@ -179,26 +194,63 @@ static size_t number_at(const char *s, size_t n, size_t i) {
     return j - i;
 }
 
-int tl_task_numbers(const tl_task *t, const char *s, size_t n, tl_buf *out, tl_err *e) {
-    if (t->numbers == TL_NUM_KEEP) return tl_buf_append(out, s, n, e);
-    size_t lit = 0;
+/* The value of the number s[i, i + k) (however many digits: parsed whole). */
+static int number_value(const char *s, size_t i, size_t k, double *x, tl_err *e) {
+    char small[64], *num = k < sizeof small ? small : malloc(k + 1);
+    if (!num) return tl_errf(e, "out of memory");
+    memcpy(num, s + i, k);
+    num[k] = 0;
+    *x = strtod(num, NULL);
+    if (num != small) free(num);
+    return 0;
+}
+
+/* The lowest and highest number of the line s[0, n) (lo > hi when it has none). */
+static int line_range(const char *s, size_t n, double *lo, double *hi, tl_err *e) {
+    *lo = INFINITY, *hi = -INFINITY;
     for (size_t i = 0; i < n;) {
+        size_t k = number_at(s, n, i);
+        double x;
+        if (!k) {
+            i++;
+            continue;
+        }
+        if (number_value(s, i, k, &x, e)) return -1;
+        *lo = fmin(*lo, x), *hi = fmax(*hi, x);
+        i += k;
+    }
+    return 0;
+}
+
+int tl_task_numbers(const tl_numfmt *f, const char *s, size_t n, tl_buf *out, tl_err *e) {
+    if (f->mode == TL_NUM_KEEP) return tl_buf_append(out, s, n, e);
+    size_t lit = 0, eol = 0;
+    double lo = 0, hi = 0;
+    for (size_t i = 0; i < n;) {
+        if (f->mode == TL_NUM_MINMAX && i >= eol) { /* a new line: its range first */
+            const char *nl = memchr(s + i, '\n', n - i);
+            eol = nl ? (size_t)(nl - s) + 1 : n;
+            if (line_range(s + i, eol - i, &lo, &hi, e)) return -1;
+        }
         size_t k = number_at(s, n, i);
         if (!k) {
             i++;
             continue;
         }
         if (tl_buf_append(out, s + lit, i - lit, e)) return -1;
-        /* the whole number (however many digits) is parsed; a double prints in at most 1 + 309 +
-         * 1 + 9 characters (sign, integer digits, point, round:9 decimals) */
-        char small[64], txt[400], *num = k < sizeof small ? small : malloc(k + 1);
-        if (!num) return tl_errf(e, "out of memory");
-        memcpy(num, s + i, k);
-        num[k] = 0;
-        double x = strtod(num, NULL);
-        if (num != small) free(num);
-        int w = t->numbers == TL_NUM_ROUND ? snprintf(txt, sizeof txt, "%.*f", t->digits, x)
-                                           : snprintf(txt, sizeof txt, "%.0f", round(x * t->scale));
+        /* a double prints in at most 1 + 309 + 1 + 9 characters (sign, integer digits, point,
+         * round:9 decimals) */
+        char txt[400];
+        double x;
+        if (number_value(s, i, k, &x, e)) return -1;
+        int w;
+        if (f->mode == TL_NUM_MINMAX) {
+            double v = floor((x - lo) / (hi - lo) * f->levels); /* NaN when hi == lo, or inf - inf */
+            w = snprintf(txt, sizeof txt, "%d", v >= 0 ? (int)fmin(v, f->levels - 1) : 0);
+        } else {
+            w = f->mode == TL_NUM_ROUND ? snprintf(txt, sizeof txt, "%.*f", f->digits, x)
+                                        : snprintf(txt, sizeof txt, "%.0f", round(x * f->scale));
+        }
         assert(w > 0 && (size_t)w < sizeof txt);
         if (txt[0] == '-' && strspn(txt + 1, "0.") == strlen(txt + 1)) memmove(txt, txt + 1, (size_t)w--); /* -0.0 */
         if (tl_buf_append(out, txt, (size_t)w, e)) return -1;
@@ -213,7 +265,7 @@ int tl_task_prompt(const tl_task *t, const char *instruction, size_t ni, const c
     trim(&instruction, &ni);
     trim(&input, &nn);
     if (tl_buf_append(out, "### Instruction:\n", 17, e) || tl_buf_append(out, instruction, ni, e) ||
-        tl_buf_append(out, "\n\n### Input:\n", 13, e) || tl_task_numbers(t, input, nn, out, e) ||
+        tl_buf_append(out, "\n\n### Input:\n", 13, e) || tl_task_numbers(&t->numbers, input, nn, out, e) ||
         tl_buf_append(out, "\n\n### Response:\n", 16, e))
         return -1;
     return 0;

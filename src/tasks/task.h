@@ -10,7 +10,10 @@
  *   name = gesture                  instruction = <text>   (or instruction_column = <column>)
  *   input_column = input            output_column = output
  *   labels = Tap, Double, Hold      (classification)  or  kind = regression
- *   numbers = keep | round:N | scale:K   (input numbers as written, to N decimals, or x K rounded) */
+ *   numbers = keep | round:N | scale:K | minmax:L
+ *     input numbers as written, to N decimals, times K rounded to an integer, or each line's numbers
+ *     as levels 0..L-1 of that line's own range (min -> 0, max -> L-1; a line of equal numbers -> 0):
+ *     a reading's shape, not its scale, one short token per reading */
 #ifndef TL_TASKS_TASK_H
 #define TL_TASKS_TASK_H
 
@@ -20,7 +23,15 @@
 #include "base/vec.h"
 
 typedef enum { TL_TASK_CLASSIFY, TL_TASK_REGRESS } tl_task_kind;
-typedef enum { TL_NUM_KEEP, TL_NUM_ROUND, TL_NUM_SCALE } tl_num_mode;
+typedef enum { TL_NUM_KEEP, TL_NUM_ROUND, TL_NUM_SCALE, TL_NUM_MINMAX } tl_num_mode;
+
+/* How a prompt's input numbers are rendered (the spec's `numbers` line). */
+typedef struct tl_numfmt {
+    tl_num_mode mode;
+    int digits;            /* round:N */
+    double scale;          /* scale:K */
+    int levels;            /* minmax:L */
+} tl_numfmt;
 
 typedef struct tl_task {
     char *name;
@@ -29,16 +40,16 @@ typedef struct tl_task {
     tl_task_kind kind;
     int n_labels;
     char **labels;
-    tl_num_mode numbers;
-    int digits;            /* round:N */
-    double scale;          /* scale:K */
+    tl_numfmt numbers;
 } tl_task;
 
 /* Loads and checks a spec; errors name path:line. */
 int tl_task_load(tl_task *t, const char *path, tl_err *e);
 void tl_task_free(tl_task *t);
-/* Sets the number rendering from its spec spelling (keep | round:N | scale:K); errors name `where`. */
-int tl_task_parse_numbers(tl_task *t, const char *v, const char *where, tl_err *e);
+/* Sets the number rendering from its spec spelling (keep | round:N | scale:K | minmax:L); errors name
+ * `where`. tl_task_numbers_spell writes that spelling back (at most 32 bytes with the NUL). */
+int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err *e);
+void tl_task_numbers_spell(const tl_numfmt *f, char out[32]);
 /* Index of `s` (trimmed) in the label set, or -1. */
 int tl_task_label(const tl_task *t, const char *s, size_t n);
 /* Appends the prompt (everything up to and including "### Response:\n"); the input's numbers are
@@ -47,7 +58,7 @@ int tl_task_prompt(const tl_task *t, const char *instruction, size_t ni, const c
                    tl_err *e);
 /* Appends the response: the trimmed output, then "\n\n### End". */
 int tl_task_response(const char *output, size_t n, tl_buf *out, tl_err *e);
-/* Appends `s` with every number re-rendered per the spec (keep: copied as is). */
-int tl_task_numbers(const tl_task *t, const char *s, size_t n, tl_buf *out, tl_err *e);
+/* Appends `s` with every number re-rendered per `f` (keep: copied as is). */
+int tl_task_numbers(const tl_numfmt *f, const char *s, size_t n, tl_buf *out, tl_err *e);
 
 #endif
