@@ -67,8 +67,8 @@ int tl_cmd_classify(int argc, char **argv) {
         tl_errf(&e, "classify: --data CSV takes the task spec (--task) for its columns, and no -i, -f or --raw");
         return tl_cli_fail(&e);
     }
-    if (threads < 1) {
-        tl_errf(&e, "classify: --threads must be >= 1");
+    if (threads < 1 || threads > 1024) {
+        tl_errf(&e, "classify: --threads must be 1..1024, not %d", threads);
         return tl_cli_fail(&e);
     }
     if (limit < 0) {

@@ -68,8 +68,10 @@ int tl_cmd_run(int argc, char **argv) {
         tl_errf(&e, "run: -m MODEL is required");
         return tl_cli_fail(&e);
     }
-    if (threads < 1 || n < -1) {
-        tl_errf(&e, "run: %s", threads < 1 ? "--threads must be >= 1" : "--n-predict must be >= -1");
+    if (threads < 1 || threads > 1024 || n < -1 || ctx < 0) {
+        if (threads < 1 || threads > 1024) tl_errf(&e, "run: --threads must be 1..1024, not %d", threads);
+        else if (n < -1) tl_errf(&e, "run: --n-predict must be >= -1 (-1: until the context is full), not %d", n);
+        else tl_errf(&e, "run: --ctx-size must be >= 0 (0: the model's context), not %d", ctx);
         return tl_cli_fail(&e);
     }
     if (seed < 0) seed = (long long)time(NULL);
