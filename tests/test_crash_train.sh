@@ -3,7 +3,8 @@
 # finite checkpoint older than any being written (checked by tests/ckpt_check.py, not tinyllm),
 # `--resume` must start from it, and the final train/val log must be byte-identical to an
 # uninterrupted run. Then a full disk (ulimit -f) during a save: one clear error, the previous
-# checkpoint byte-identical, no temp file, and resuming still gives the uninterrupted log. Last, a
+# checkpoint byte-identical, no temp file, and resuming still gives the uninterrupted log; a full
+# disk under metrics.jsonl (/dev/full) stops the run with one line and saves nothing after. Last, a
 # checkpoint holding a NaN is refused by `run` and `--resume` (a corrupt file is never trained on
 # and re-saved). test_train.sh covers the non-finite skip/stop policy; this one extends it.
 set -u
@@ -133,6 +134,16 @@ compgen -G "$D/*.tmp.*" > /dev/null && bad "disk full: a temp file is left: $(ls
 "$TINYLLM" pretrain "${args[@]}" -o "$D" --resume > "$W/full2.log" 2>&1 || bad "resume after the full disk failed: $(tail -2 "$W/full2.log")"
 grep -E '"type":"(train|val)"' "$D/metrics.jsonl" | cmp -s "$W/ref.lines" - || bad "the log after a full disk differs from the uninterrupted one"
 echo "disk full: $(tail -1 "$W/full.err")"
+# a full disk under the metrics log (metrics.jsonl -> /dev/full): the run stops at once with one
+# line naming the log, and saves nothing after the lost line
+if [ -w /dev/full ]; then
+  M=$W/fulllog; mkdir -p "$M"; ln -s /dev/full "$M/metrics.jsonl"
+  "$TINYLLM" pretrain "${args[@]}" -o "$M" > /dev/null 2> "$W/log.err"; rc=$?
+  [ $rc = 1 ] || bad "metrics log on a full disk: exit code $rc, expected 1"
+  tail -1 "$W/log.err" | grep -q "^tinyllm: $M/metrics.jsonl: cannot write: No space left on device" ||
+    bad "metrics log on a full disk: the error is not one clear line: $(tail -1 "$W/log.err")"
+  [ "$(ls "$M")" = metrics.jsonl ] || bad "metrics log on a full disk: files written after the lost line: $(ls "$M")"
+fi
 
 # a checkpoint with a NaN (a flipped exponent) is refused, by name, and never trained on
 N=$W/nan

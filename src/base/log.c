@@ -70,23 +70,34 @@ void tl_progress_update(tl_progress *p, uint64_t done, const char *extra) {
 void tl_progress_end(tl_progress *p, uint64_t done, const char *extra) { progress_print(p, done, extra, 1); }
 
 int tl_jsonl_open(tl_jsonl *j, const char *path, int append, tl_err *e) {
+    j->err = 0;
+    snprintf(j->path, sizeof j->path, "%s", path);
     j->f = fopen(path, append ? "a" : "w");
     if (!j->f) return tl_errf(e, "%s: cannot open for writing: %s", path, strerror(errno));
     return 0;
 }
 
 void tl_jsonl_write(tl_jsonl *j, const char *fmt, ...) {
-    if (!j->f) return;
+    if (!j->f || j->err) return; /* after a failed write nothing more: no line with a hole in it */
     va_list ap;
     va_start(ap, fmt);
-    fputc('{', j->f);
-    vfprintf(j->f, fmt, ap);
-    fputs("}\n", j->f);
+    errno = 0;
+    int bad = fputc('{', j->f) == EOF;
+    bad |= vfprintf(j->f, fmt, ap) < 0;
+    bad |= fputs("}\n", j->f) == EOF;
+    bad |= fflush(j->f) != 0;
     va_end(ap);
-    fflush(j->f);
+    if (bad) j->err = errno ? errno : EIO;
 }
 
-void tl_jsonl_close(tl_jsonl *j) {
-    if (j->f) fclose(j->f);
+int tl_jsonl_status(const tl_jsonl *j, tl_err *e) {
+    if (!j->err) return 0;
+    return tl_errf(e, "%s: cannot write: %s (the metrics log is incomplete; free space, then --resume)", j->path,
+                   strerror(j->err));
+}
+
+int tl_jsonl_close(tl_jsonl *j, tl_err *e) {
+    if (j->f && fclose(j->f) && !j->err) j->err = errno ? errno : EIO;
     j->f = NULL;
+    return tl_jsonl_status(j, e);
 }

@@ -31,14 +31,20 @@ void tl_progress_end(tl_progress *p, uint64_t done, const char *extra);
 /* Formats seconds as "1h02m", "3m05s" or "12s". */
 void tl_fmt_duration(char *buf, size_t n, double seconds);
 
-/* Appends one JSON object per line to a metrics file; each line is flushed when written. */
+/* Appends one JSON object per line to a metrics file; each line is flushed when written. A failed
+ * write (a full disk) is remembered: tl_jsonl_status reports the first one, naming the file. */
 typedef struct tl_jsonl {
     FILE *f;
+    int err;               /* errno of the first failed write, 0: none */
+    char path[4096];
 } tl_jsonl;
 
 int tl_jsonl_open(tl_jsonl *j, const char *path, int append, tl_err *e);
 /* Writes `{...}\n` from a printf format producing the object's inside (without braces). */
 void tl_jsonl_write(tl_jsonl *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tl_jsonl_close(tl_jsonl *j);
+/* 0, or -1 with "<path>: cannot write: <reason>" when a write so far has failed. */
+int tl_jsonl_status(const tl_jsonl *j, tl_err *e);
+/* Closes the file; -1 (as tl_jsonl_status) when a write or the close failed. */
+int tl_jsonl_close(tl_jsonl *j, tl_err *e);
 
 #endif

@@ -553,6 +553,7 @@ static int train_loop(trainer *t, tl_err *e) {
                 last = 1;
             }
         }
+        if (tl_jsonl_status(&t->log, e)) return -1; /* a full disk: stop before the checkpoint, which --resume needs */
         char extra[160];
         if (isnan(val_loss)) snprintf(extra, sizeof extra, "loss %.4f | %.0f tok/s", loss, tok_s); /* no val yet, or none */
         else snprintf(extra, sizeof extra, "loss %.4f | val %.4f | %.0f tok/s", loss, val_loss, tok_s);
@@ -583,7 +584,8 @@ int tl_train(const tl_train_opts *o, tl_err *e) {
                 (unsigned long long)t.st.best_step, o->out_dir);
     if (!rc && o->lora && o->merge) rc = write_merged(&t, e);
     if (!rc && !o->base) fprintf(stderr, "checkpoint: %s (tinyllm run -m %s -p \"...\")\n", o->out_dir, o->out_dir);
-    tl_jsonl_close(&t.log);
+    tl_err close_e;
+    if (tl_jsonl_close(&t.log, &close_e) && !rc) *e = close_e, rc = -1;
     tl_loader_free(&t.train);
     tl_batcher_free(&t.ft);
     if (t.have_val && !o->base) tl_loader_free(&t.val);
