@@ -22,7 +22,7 @@ static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const floa
         return;
     }
     /* prefill: a tile's rows stay in L1 while the chunk's tokens stream past them from L2 */
-    int TT = q ? KERN_QTT : 4;
+    int TT = q ? KERN_QTT : 4; /* NOLINT(bugprone-branch-clone): alike where KERN_QTT is 4 */
     for (int r = r0; r < r1; r += RMAX)
         for (int t = 0; t < a->T; t += TT) {
             if (q) qtile(w, r, r1, RMAX, a, t, KERN_QTT, acc);
