@@ -113,8 +113,8 @@ expect_fail "header only" "tiny.gguf: truncated" T run -m "$W/tiny.gguf" -p hi -
 expect_fail "other architecture" "runs only 'gpt2'" T run -m "$W/llama.gguf" -p hi -n 1
 expect_fail "missing file" "nope.gguf" T run -m "$W/nope.gguf" -p hi -n 1
 expect_fail "context overflow" "exceeds the context of 256" T run -m "$W/m-q8_0.gguf" -p hi -n 300
-expect_fail "negative threads" "--threads must be >= 1" T run -m "$W/m-q8_0.gguf" -p hi -t -1
-expect_fail "zero threads" "--threads must be >= 1" T classify -m "$W/m-q8_0.gguf" -i x -t 0
+expect_fail "negative threads" "--threads must be 1..1024, not -1" T run -m "$W/m-q8_0.gguf" -p hi -t -1
+expect_fail "zero threads" "--threads must be 1..1024, not 0" T classify -m "$W/m-q8_0.gguf" -i x -t 0
 expect_fail "invalid UTF-8 prompt" "not valid UTF-8 at byte 2 (0xff)" T run -m "$W/m-q8_0.gguf" -p "$(printf 'ab\377c')" -n 1
 printf 'ok\n\300\257\n' > "$W/badinputs"
 expect_fail "invalid UTF-8 input" "badinputs: not valid UTF-8" T classify -m "$W/m-q8_0.gguf" -f "$W/badinputs"
