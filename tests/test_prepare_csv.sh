@@ -26,7 +26,7 @@ def render(text, how):  # the spec's `numbers`, written from its documentation (
     for line in text.split("\n"):
         xs = [float(m) for m in NUM.findall(line)]
         lo, hi = (min(xs), max(xs)) if xs else (0, 0)
-        lev = lambda m: str(min(L - 1, math.floor((float(m.group()) - lo) / (hi - lo) * L)) if hi > lo else "0"
+        lev = lambda m: str(min(L - 1, math.floor((float(m.group()) - lo) / (hi - lo) * L)) if hi > lo else 0)
         lines.append(NUM.sub(lev, line))
     return "\n".join(lines)
 want = []
