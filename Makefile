@@ -11,7 +11,7 @@ all: deps $(BUILD)/Makefile
 deps:
 	@scripts/install-deps --check || scripts/install-deps
 
-$(BUILD)/Makefile: CMakeLists.txt
+$(BUILD)/Makefile: CMakeLists.txt | deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 
 demo: all
