@@ -4,7 +4,7 @@
 # bench_cuda for x86-64-v3 + sm_90, the three shared
 # libraries a CUDA image may lack (jansson, libcsv, libgomp), the loss-curve data (the demo
 # corpus tokenized with a 1024-merge BPE), and for the fine-tuning stages .devcarry/ft: the GPT-2
-# tokenizer files and the localisation and gesture CSVs (../shared/datasets does not travel; the
+# tokenizer files and the localisation, gesture and breathing CSVs (../shared/datasets does not travel; the
 # copies live only in the git-ignored carry). Then, with the device tool:
 #   run  command "scripts/device-cuda.sh .devcarry/bin .devcarry/data"  carry [".devcarry"]
 set -euo pipefail
@@ -25,7 +25,7 @@ W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 "$B/tinyllm" prepare --tokenizer .devcarry/tok --val-fraction 0.05 --out .devcarry/data "$W/demo/corpus.txt"
 mkdir -p .devcarry/ft/tinyllm-data
 cp -r "${TINYLLM_DATA:-$HOME/.cache/tinyllm}/gpt2" .devcarry/ft/tinyllm-data/
-for t in localisation gesture; do
+for t in localisation gesture breathe; do
   mkdir -p .devcarry/ft/$t && cp ../shared/datasets/$t/train.csv ../shared/datasets/$t/validation.csv .devcarry/ft/$t/
 done
 mkdir -p .git/info

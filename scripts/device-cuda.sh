@@ -16,12 +16,18 @@
 #      scripts/sweep-gesture.txt: `name numbers model-to-score finetune-flags...`, where numbers is
 #      the rendering tasks/gesture.task gets for that run: keep, minmax:L, ...), each scored on
 #      validation.csv (`tinyllm eval`, label likelihood, SWEEP_EVAL_T threads, SWEEP_EVAL_S seconds at
-#      most) while the next trains.
+#      most) while the next trains;
+#   8. (breathe) breathing rate from synthetic rows only (`tinyllm synth breathing`, 20,000 rows, 3
+#      epochs, tasks/breathe.task): the LoRA adapter that models/ ships and a full fine-tune, each
+#      scored by generation on the 8 real rows of FT_DIR/breathe (train + validation: none of them
+#      is trained on) and on 100 held-out synthetic rows; the adapter comes back as
+#      $OUT/breathe-lora-r16.safetensors.
 # usage, from the repository root:  [STAGES="tests curves bench kernels"] [BENCH_PRESETS="124M 30M"] \
 #                                   scripts/device-cuda.sh BIN_DIR DATA_DIR [FT_DIR]
 #   BIN_DIR holds tinyllm, test_cuda, bench_cuda (and lib/ with libraries the machine may lack);
 #   DATA_DIR a `tinyllm prepare` output for the loss curves; FT_DIR (default BIN_DIR/../ft) the GPT-2
-#   tokenizer files (tinyllm-data/gpt2) and the task CSVs (localisation/, gesture/) for stages 6-7.
+#   tokenizer files (tinyllm-data/gpt2) and the task CSVs (localisation/, gesture/, breathe/) for
+#   stages 6-8.
 #   Logs and a summary go to $OUT.
 # Every stage has a time limit; nothing waits on a process it did not start by its id.
 set -uo pipefail
@@ -115,7 +121,7 @@ timeout 30 "$BIN/bench_cuda" attn 64 12 1024 64 2>&1 | tee -a "$SUM"
 timeout 40 python3 bench/cuda/torch_gpt2.py attn 64 12 1024 64 2>&1 | tee -a "$SUM"
 timeout 30 "$BIN/bench_cuda" mlp 65536 768 2>&1 | tee -a "$SUM"
 fi
-if stage finetune || stage sweep; then
+if stage finetune || stage sweep || stage breathe; then
 export TINYLLM_DATA=$FTD/tinyllm-data   # the GPT-2 tokenizer (encoder.json, vocab.bpe)
 F=/tmp/ft; rm -rf $F; mkdir -p $F
 timeout 60 "$BIN/tinyllm" import models/tinyllm-gpt2-30M-base-q8_0.gguf -o $F/base.safetensors > $F/import.log 2>&1
@@ -179,6 +185,48 @@ done < "${SWEEP_LIST:-scripts/sweep-gesture.txt}"
 for p in "${sw_pids[@]}"; do wait "$p"; done
 echo "sweep: $(($(date +%s) - S0)) s" | tee -a "$SUM"
 tar czf "$OUT/sweep.tar.gz" -C $W --exclude='*.safetensors' . 2>/dev/null
+fi
+
+if stage breathe; then
+section "breathing from synthetic rows on the GPU (30M base), scored on the 8 real rows"
+R=$F/breathe; mkdir -p $R
+syn() { "$BIN/tinyllm" synth breathing --cycles-per-breath 2 --rate-min 7 --rate-max 15 "$@" 2> /dev/null; }
+syn --rows 20000 --seed 11 -o $R/train.csv; syn --rows 100 --seed 99 -o $R/held.csv
+rows() { awk 'NR == 1 || (FNR > 1 && NF)' "$@"; }   # the header once, then every non-blank data row
+rows $FTD/breathe/train.csv $FTD/breathe/validation.csv > $R/real.csv
+br=(--task tasks/breathe.task --val $R/held.csv --ckpt-every 100000 --seed 42 --device cuda)
+score() { timeout 200 "$BIN/tinyllm" eval -m $R/$1 --task tasks/breathe.task --data $2 --mode generate -t 4 -q --out $R/$3.jsonl \
+            > $R/$3.eval 2>&1; echo "breathe $3: $(grep -m1 MAE $R/$3.eval)" | tee -a "$SUM"; }
+syn_run() { local name=$1 pick=$2; shift 2
+            timeout 150 "$BIN/tinyllm" finetune "${br[@]}" --base $F/base.safetensors --train $R/train.csv -b 8 --warmup 100 \
+              --epochs 3 --eval-every 250 --patience 6 "$@" -o $R/$name > $R/$name.log 2>&1
+            echo "breathe $name exit $? $(grep -E '^train:' $R/$name.log | tail -1) | $(grep -E '^best val' $R/$name.log)" | tee -a "$SUM"
+            { score $name/$pick $R/real.csv $name.real; score $name/$pick $R/held.csv $name.held; } & br_pids+=($!); }
+# 20 steps on real rows from the synthetic-trained model (its run directory's last checkpoint is the model)
+real_run() { timeout 60 "$BIN/tinyllm" finetune "${br[@]}" --base $R/full/best.safetensors --train $2 -b 7 --lr 3e-5 --steps 20 \
+               --eval-every 0 -o $R/$1 > $R/$1.log 2>&1; }
+br_pids=()
+syn_run full best.safetensors --lr 1e-4
+real_run adapt $FTD/breathe/train.csv && score adapt $FTD/breathe/validation.csv adapt.validation
+for q in q8_0 q4_0; do
+  "$BIN/tinyllm" export -m $R/adapt --task tasks/breathe.task --type $q -o $R/adapt-$q.gguf > /dev/null 2>&1 &&
+    "$BIN/tinyllm" import $R/adapt-$q.gguf -o $R/adapt-$q.safetensors > /dev/null 2>&1 &&
+    score adapt-$q.safetensors $FTD/breathe/validation.csv adapt-$q.validation
+done
+for i in 1 2 3 4 5 6 7 8; do   # leave one real row out: train on the other 7, score the one
+  { head -1 $R/real.csv; tail -n +2 $R/real.csv | sed "${i}d"; } > $R/loo$i.train.csv
+  { head -1 $R/real.csv; tail -n +2 $R/real.csv | sed -n "${i}p"; } > $R/loo$i.test.csv
+  real_run loo$i $R/loo$i.train.csv && score loo$i $R/loo$i.test.csv loo$i > /dev/null
+done
+python3 - "$R" <<'PY' | tee -a "$SUM"
+import json, sys
+e = [json.loads(open(f"{sys.argv[1]}/loo{i}.jsonl").readline())["abs_error"] for i in range(1, 9)]
+print("breathe leave-one-out over the 8 real rows: MAE %.3f, errors %s" % (sum(e) / len(e), " ".join("%.3f" % x for x in e)))
+PY
+syn_run lora-r16 merged.safetensors --lora --lora-rank 16 --lora-alpha 32 --merge --lr 1e-3
+for p in "${br_pids[@]}"; do wait "$p"; done
+cp $R/lora-r16/best.safetensors "$OUT/breathe-lora-r16.safetensors"
+tar czf "$OUT/breathe.tar.gz" -C $R --exclude='*.safetensors' --exclude='*.csv' --exclude='*.gguf' . 2>/dev/null
 fi
 section done
 }
