@@ -20,8 +20,9 @@
 #   8. (breathe) breathing rate from synthetic rows only (`tinyllm synth breathing`, 20,000 rows, 3
 #      epochs, tasks/breathe.task): the LoRA adapter that models/ ships and a full fine-tune, each
 #      scored by generation on the 8 real rows of FT_DIR/breathe (train + validation: none of them
-#      is trained on) and on 100 held-out synthetic rows; the adapter comes back as
-#      $OUT/breathe-lora-r16.safetensors.
+#      is trained on) and on 100 held-out synthetic rows; then the full model 20 steps on the 7 real
+#      train rows (scored on validation.csv, f32 / q8_0 / q4_0) and a leave-one-out over the 8
+#      real rows (train on 7, score the 8th); the adapter comes back as $OUT/breathe-lora-r16.safetensors.
 # usage, from the repository root:  [STAGES="tests curves bench kernels"] [BENCH_PRESETS="124M 30M"] \
 #                                   scripts/device-cuda.sh BIN_DIR DATA_DIR [FT_DIR]
 #   BIN_DIR holds tinyllm, test_cuda, bench_cuda (and lib/ with libraries the machine may lack);
@@ -195,28 +196,28 @@ syn --rows 20000 --seed 11 -o $R/train.csv; syn --rows 100 --seed 99 -o $R/held.
 rows() { awk 'NR == 1 || (FNR > 1 && NF)' "$@"; }   # the header once, then every non-blank data row
 rows $FTD/breathe/train.csv $FTD/breathe/validation.csv > $R/real.csv
 br=(--task tasks/breathe.task --val $R/held.csv --ckpt-every 100000 --seed 42 --device cuda)
-score() { timeout 200 "$BIN/tinyllm" eval -m $R/$1 --task tasks/breathe.task --data $2 --mode generate -t 4 -q --out $R/$3.jsonl \
+br_score() { timeout 200 "$BIN/tinyllm" eval -m $R/$1 --task tasks/breathe.task --data $2 --mode generate -t 4 -q --out $R/$3.jsonl \
             > $R/$3.eval 2>&1; echo "breathe $3: $(grep -m1 MAE $R/$3.eval)" | tee -a "$SUM"; }
 syn_run() { local name=$1 pick=$2; shift 2
             timeout 150 "$BIN/tinyllm" finetune "${br[@]}" --base $F/base.safetensors --train $R/train.csv -b 8 --warmup 100 \
               --epochs 3 --eval-every 250 --patience 6 "$@" -o $R/$name > $R/$name.log 2>&1
             echo "breathe $name exit $? $(grep -E '^train:' $R/$name.log | tail -1) | $(grep -E '^best val' $R/$name.log)" | tee -a "$SUM"
-            { score $name/$pick $R/real.csv $name.real; score $name/$pick $R/held.csv $name.held; } & br_pids+=($!); }
+            { br_score $name/$pick $R/real.csv $name.real; br_score $name/$pick $R/held.csv $name.held; } & br_pids+=($!); }
 # 20 steps on real rows from the synthetic-trained model (its run directory's last checkpoint is the model)
 real_run() { timeout 60 "$BIN/tinyllm" finetune "${br[@]}" --base $R/full/best.safetensors --train $2 -b 7 --lr 3e-5 --steps 20 \
                --eval-every 0 -o $R/$1 > $R/$1.log 2>&1; }
 br_pids=()
 syn_run full best.safetensors --lr 1e-4
-real_run adapt $FTD/breathe/train.csv && score adapt $FTD/breathe/validation.csv adapt.validation
+real_run adapt $FTD/breathe/train.csv && br_score adapt $FTD/breathe/validation.csv adapt.validation
 for q in q8_0 q4_0; do
   "$BIN/tinyllm" export -m $R/adapt --task tasks/breathe.task --type $q -o $R/adapt-$q.gguf > /dev/null 2>&1 &&
     "$BIN/tinyllm" import $R/adapt-$q.gguf -o $R/adapt-$q.safetensors > /dev/null 2>&1 &&
-    score adapt-$q.safetensors $FTD/breathe/validation.csv adapt-$q.validation
+    br_score adapt-$q.safetensors $FTD/breathe/validation.csv adapt-$q.validation
 done
 for i in 1 2 3 4 5 6 7 8; do   # leave one real row out: train on the other 7, score the one
   { head -1 $R/real.csv; tail -n +2 $R/real.csv | sed "${i}d"; } > $R/loo$i.train.csv
   { head -1 $R/real.csv; tail -n +2 $R/real.csv | sed -n "${i}p"; } > $R/loo$i.test.csv
-  real_run loo$i $R/loo$i.train.csv && score loo$i $R/loo$i.test.csv loo$i > /dev/null
+  real_run loo$i $R/loo$i.train.csv && br_score loo$i $R/loo$i.test.csv loo$i > /dev/null
 done
 python3 - "$R" <<'PY' | tee -a "$SUM"
 import json, sys

@@ -16,17 +16,11 @@ awk 'NR == 1 || (FNR > 1 && NF)' "$DS/train.csv" "$DS/validation.csv" > "$W/real
   { bad "eval of base + adapter"; cat "$W/eval.txt"; }
 python3 - "$W/sum.json" <<'PY' || fail=1
 import json, sys
-s = json.load(open(sys.argv[1]))
-def find(o, k):
-    if isinstance(o, dict):
-        if k in o: return o[k]
-        for v in o.values():
-            r = find(v, k)
-            if r is not None: return r
-    return None
-mae, rows = find(s, "mae"), s.get("rows")
-print("breathing, base + adapter on the real rows: MAE", mae, "rows", rows)
-if rows != 8: sys.exit("FAIL: expected 8 rows, got %r" % rows)
-if mae is None or not mae < 0.6: sys.exit("FAIL: MAE %r, expected < 0.6 (models/README.md: 0.510)" % mae)
+r = json.load(open(sys.argv[1]))["regression"]
+print("breathing, base + adapter on the real rows: MAE %.4f, %d of %d within +-1, %d without a number"
+      % (r["mae"], r["within1_count"], r["scored"], r["unparseable"]))
+if r["scored"] != 8 or r["unparseable"] != 0: sys.exit("FAIL: expected 8 numeric answers")
+if not r["mae"] < 0.6: sys.exit("FAIL: MAE %.4f, expected < 0.6 (models/README.md: 0.510)" % r["mae"])
+if r["within1_count"] < 7: sys.exit("FAIL: %d rows within +-1, expected at least 7" % r["within1_count"])
 PY
 exit $fail
