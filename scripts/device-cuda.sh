@@ -12,9 +12,9 @@
 #      bf16, full and LoRA (dropout 0): loss curves, a second GPU LoRA run (bit-identical?), adapter
 #      checkpoints crossing devices (GPU step 20 resumed on the CPU, and the reverse), throughput,
 #      label-likelihood accuracy of the GPU models;
-#   7. (sweep) GPU fine-tunes on the gesture task, one per line of SWEEP_LIST (default
-#      scripts/sweep-gesture.txt: `name numbers model-to-score finetune-flags...`, where numbers is
-#      the rendering tasks/gesture.task gets for that run: keep, minmax:L, ...), each scored on
+#   7. (sweep) GPU fine-tunes on the SWEEP_TASK task (default gesture), one per line of SWEEP_LIST
+#      (default scripts/sweep-gesture.txt: `name numbers model-to-score finetune-flags...`, where
+#      numbers is the rendering tasks/SWEEP_TASK.task gets for that run: keep, minmax:L, ...), each scored on
 #      validation.csv (`tinyllm eval`, label likelihood, SWEEP_EVAL_T threads, SWEEP_EVAL_S seconds at
 #      most) while the next trains;
 #   8. (breathe) breathing rate from synthetic rows only (`tinyllm synth breathing`, 20,000 rows, 3
@@ -28,7 +28,9 @@
 #   BIN_DIR holds tinyllm, test_cuda, bench_cuda (and lib/ with libraries the machine may lack);
 #   DATA_DIR a `tinyllm prepare` output for the loss curves; FT_DIR (default BIN_DIR/../ft) the GPT-2
 #   tokenizer files (tinyllm-data/gpt2) and the task CSVs (localisation/, gesture/, breathe/) for
-#   stages 6-8.
+#   stages 6-8. Stages 6-8 fine-tune BASE (default models/tinyllm-sensor8192-30M-base-q8_0.gguf:
+#   any file `tinyllm import` reads) with TOKENIZER (default models/sensor8192-d1, the shipped base's;
+#   gpt2 for a GPT-2-tokenizer base).
 #   Logs and a summary go to $OUT.
 # Every stage has a time limit; nothing waits on a process it did not start by its id.
 set -uo pipefail
@@ -125,14 +127,15 @@ fi
 if stage finetune || stage sweep || stage breathe; then
 export TINYLLM_DATA=$FTD/tinyllm-data   # the GPT-2 tokenizer (encoder.json, vocab.bpe)
 F=/tmp/ft; rm -rf $F; mkdir -p $F
-timeout 60 "$BIN/tinyllm" import models/tinyllm-gpt2-30M-base-q8_0.gguf -o $F/base.safetensors > $F/import.log 2>&1
-echo "import of the shipped 30M base: exit $?" | tee -a "$SUM"
+BASE=${BASE:-models/tinyllm-sensor8192-30M-base-q8_0.gguf}; TOK=(--tokenizer "${TOKENIZER:-$PWD/models/sensor8192-d1}")
+timeout 60 "$BIN/tinyllm" import "$BASE" -o $F/base.safetensors > $F/import.log 2>&1
+echo "import of the base $BASE: exit $? ($(tail -1 $F/import.log))" | tee -a "$SUM"
 fi
 
 if stage finetune; then
 section "fine-tuning: CPU fp32 vs GPU bf16 from the 30M base, localisation, full and LoRA, 40 steps"
 L=$FTD/localisation
-ft=(--base $F/base.safetensors --train $L/train.csv --val $L/validation.csv --task tasks/localisation.task -b 8
+ft=("${TOK[@]}" --base $F/base.safetensors --train $L/train.csv --val $L/validation.csv --task tasks/localisation.task -b 8
     --steps 40 --eval-every 10 --ckpt-every 10 --keep 5 --seed 42)
 full=("${ft[@]}" --lr 3e-4)
 lora=("${ft[@]}" --lora --lora-rank 16 --lora-alpha 32 --lora-dropout 0 --lr 2e-3 --merge)
@@ -163,20 +166,21 @@ for n in full-cpu lora-cpu full-gpu lora-gpu; do grep -E "^train:" $F/$n.log | t
   python3 tests/cuda/compare_curves.py $F/lora-cpu/metrics.jsonl $F/lora-c2g/metrics.jsonl --from 21 --tol 0.05 --atol 0.05 --label "cpu adapter @20 resumed on gpu"
 } 2>&1 | tee -a "$SUM"
 for m in full-gpu/best.safetensors lora-gpu/merged.safetensors full-cpu/best.safetensors lora-cpu/merged.safetensors; do
-  timeout 60 "$BIN/tinyllm" eval -m $F/$m --task tasks/localisation.task --data $L/validation.csv --mode likelihood -t 12 -q \
+  timeout 60 "$BIN/tinyllm" eval "${TOK[@]}" -m $F/$m --task tasks/localisation.task --data $L/validation.csv --mode likelihood -t 12 -q \
     > $F/eval.log 2>&1; echo "localisation $m: $(grep -m1 -E 'accuracy' $F/eval.log)" | tee -a "$SUM"
 done
 tar czf "$OUT/finetune.tar.gz" -C $F --exclude='*.safetensors' . 2>/dev/null
 fi
 
 if stage sweep; then
-section "gesture sweep on the GPU (30M base, validation accuracy by label likelihood)"
-G=$FTD/gesture; W=$F/sweep; mkdir -p $W
-sw=(--base $F/base.safetensors --train $G/train.csv --val $G/validation.csv -b 4 --seed 42
+ST=${SWEEP_TASK:-gesture}
+section "$ST sweep on the GPU ($BASE, validation accuracy by label likelihood)"
+G=$FTD/$ST; W=$F/sweep; mkdir -p $W
+sw=("${TOK[@]}" --base $F/base.safetensors --train $G/train.csv --val $G/validation.csv -b 4 --seed 42
     --eval-every 51 --ckpt-every 100000 --device cuda)
-score() { timeout ${SWEEP_EVAL_S:-120} "$BIN/tinyllm" eval -m $W/$1/$3 --task $W/$1.task --data $G/validation.csv --mode likelihood -t ${SWEEP_EVAL_T:-12} -q \
-            > $W/$1.eval 2>&1; echo "gesture $1 ($2, $3): $(grep -m1 -E 'accuracy' $W/$1.eval) | $(grep -E '^best val' $W/$1.log)" | tee -a "$SUM"; }
-sweep_run() { local name=$1 num=$2 pick=$3; shift 3; sed "s/^numbers = .*/numbers = $num/" tasks/gesture.task > $W/$name.task
+score() { timeout ${SWEEP_EVAL_S:-120} "$BIN/tinyllm" eval "${TOK[@]}" -m $W/$1/$3 --task $W/$1.task --data $G/validation.csv --mode likelihood -t ${SWEEP_EVAL_T:-12} -q \
+            > $W/$1.eval 2>&1; echo "$ST $1 ($2, $3): $(grep -m1 -E 'accuracy' $W/$1.eval) | $(grep -E '^best val' $W/$1.log)" | tee -a "$SUM"; }
+sweep_run() { local name=$1 num=$2 pick=$3; shift 3; sed "s/^numbers = .*/numbers = $num/" tasks/$ST.task > $W/$name.task
               timeout ${SWEEP_RUN_S:-60} "$BIN/tinyllm" finetune "${sw[@]}" --task $W/$name.task "$@" -o $W/$name > $W/$name.log 2>&1
               echo "$name exit $? $(grep -E '^train:' $W/$name.log | tail -1)" | tee -a "$SUM"; score $name "$num" $pick & sw_pids+=($!); }
 S0=$(date +%s); sw_pids=()
@@ -195,8 +199,8 @@ syn() { "$BIN/tinyllm" synth breathing --cycles-per-breath 2 --rate-min 7 --rate
 syn --rows 20000 --seed 11 -o $R/train.csv; syn --rows 100 --seed 99 -o $R/held.csv
 rows() { awk 'NR == 1 || (FNR > 1 && NF)' "$@"; }   # the header once, then every non-blank data row
 rows $FTD/breathe/train.csv $FTD/breathe/validation.csv > $R/real.csv
-br=(--task tasks/breathe.task --val $R/held.csv --ckpt-every 100000 --seed 42 --device cuda)
-br_score() { timeout 200 "$BIN/tinyllm" eval -m $R/$1 --task tasks/breathe.task --data $2 --mode generate -t 4 -q --out $R/$3.jsonl \
+br=("${TOK[@]}" --task tasks/breathe.task --val $R/held.csv --ckpt-every 100000 --seed 42 --device cuda)
+br_score() { timeout 200 "$BIN/tinyllm" eval "${TOK[@]}" -m $R/$1 --task tasks/breathe.task --data $2 --mode generate -t 4 -q --out $R/$3.jsonl \
             > $R/$3.eval 2>&1; echo "breathe $3: $(grep -m1 MAE $R/$3.eval)" | tee -a "$SUM"; }
 syn_run() { local name=$1 pick=$2; shift 2
             timeout 150 "$BIN/tinyllm" finetune "${br[@]}" --base $F/base.safetensors --train $R/train.csv -b 8 --warmup 100 \
@@ -210,7 +214,7 @@ br_pids=()
 syn_run full best.safetensors --lr 1e-4
 real_run adapt $FTD/breathe/train.csv && br_score adapt $FTD/breathe/validation.csv adapt.validation
 for q in q8_0 q4_0; do
-  "$BIN/tinyllm" export -m $R/adapt --task tasks/breathe.task --type $q -o $R/adapt-$q.gguf > /dev/null 2>&1 &&
+  "$BIN/tinyllm" export "${TOK[@]}" -m $R/adapt --task tasks/breathe.task --type $q -o $R/adapt-$q.gguf > /dev/null 2>&1 &&
     "$BIN/tinyllm" import $R/adapt-$q.gguf -o $R/adapt-$q.safetensors > /dev/null 2>&1 &&
     br_score adapt-$q.safetensors $FTD/breathe/validation.csv adapt-$q.validation
 done

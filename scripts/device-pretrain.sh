@@ -3,9 +3,13 @@
 # scripts/device-pretrain-prepare.sh carried, and leaves the weights as f16 GGUF pieces in $OUT.
 #
 # usage, from the repository root on the device:  [VAR=value ...] scripts/device-pretrain.sh [CARRY_DIR]
-#   CARRY_DIR (default .pretrain-carry) holds bin/tinyllm, bin/lib/ (libraries the machine may
-#   lack), tinyllm-data/gpt2/ (GPT-2's encoder.json + vocab.bpe), corpus.jsonl.xz (the cleaned
-#   English corpus of scripts/fetch-corpus) and sources.tsv (its packages and licences).
+#   CARRY_DIR (default .pretrain-carry) holds bin.tar.xz (bin/tinyllm, bin/lib/: libraries the
+#   machine may lack; tinyllm-data/gpt2/: GPT-2's encoder.json + vocab.bpe; the task CSVs in
+#   localisation/, gesture/, breathe/: unpacked to $WORK/carry, scripts/device-cuda.sh's FT_DIR
+#   for scoring the new base), tok/ when the run uses
+#   a trained tokenizer instead of GPT-2's, the last piece of corpus.jsonl.xz (the cleaned English
+#   corpus of scripts/fetch-corpus; earlier pieces carried by earlier calls and copied to STASH,
+#   default /tmp/pretrain-stash), its SHA-256, and sources.tsv (its packages and licences).
 # Stages: environment; synthetic sensor text (`tinyllm synth --format text`, 4 generators in
 # parallel chunks) while the corpus unpacks; one `tinyllm prepare --mix` (web : sensors =
 # 1 - SHL : SHL, the sensor share split evenly over the generators, --tokens sized to the run);
@@ -15,9 +19,10 @@
 # sources.tsv, SHA-256s) and device.log.
 # Settings (environment, defaults in brackets): MODEL [30M] SEQ [1024] BATCH [64] TOTAL_BATCH
 # [262144] STEPS [1700] LR [2e-3] WARMUP [100] LR_FINAL [0.1] WD [0.1] SHL [0.2] VAL [0.005]
-# EVAL_EVERY [100] EVAL_BATCHES [10] CKPT_EVERY [400] SEED [1337] DEADLINE [430: seconds after the
-# start by which training must have ended] NAME [tinyllm-gpt2-30M-base] DEVICE [cuda; cpu for a
-# small smoke test here, e.g. MODEL=2x2x64 SEQ=64 BATCH=2 TOTAL_BATCH=256 STEPS=20 VAL=0.2].
+# EVAL_EVERY [100] EVAL_BATCHES [10] CKPT_EVERY [400] SEED [1337] STASH [/tmp/pretrain-stash]
+# DEADLINE [430: seconds after the start by which training must have ended] NAME
+# [tinyllm-gpt2-30M-base] DEVICE [cuda; cpu for a small smoke test here, e.g. MODEL=2x2x64 SEQ=64
+# BATCH=2 TOTAL_BATCH=256 STEPS=20 VAL=0.2].
 set -euo pipefail
 CARRY=$(cd "${1:-.pretrain-carry}" && pwd)
 OUT=${OUT:-$PWD/device-out}; mkdir -p "$OUT"
@@ -27,8 +32,12 @@ STEPS=${STEPS:-1700} LR=${LR:-2e-3} WARMUP=${WARMUP:-100} LR_FINAL=${LR_FINAL:-0
 SHL=${SHL:-0.2} VAL=${VAL:-0.005} EVAL_EVERY=${EVAL_EVERY:-100} EVAL_BATCHES=${EVAL_BATCHES:-10}
 CKPT_EVERY=${CKPT_EVERY:-400} SEED=${SEED:-1337} DEADLINE=${DEADLINE:-430} NAME=${NAME:-tinyllm-gpt2-30M-base}
 DEVICE=${DEVICE:-cuda}
-TL=$CARRY/bin/tinyllm
-export TINYLLM_DATA=$CARRY/tinyllm-data NCCL_NVLS_ENABLE=0
+unxz_to() { if command -v xz > /dev/null; then xz -dc "$1"; else   # xz-utils may be missing there
+  python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer, 1 << 24)" "$1"; fi; }
+mkdir -p "$W/carry"; unxz_to "$CARRY/bin.tar.xz" | tar xf - -C "$W/carry"
+TL=$W/carry/bin/tinyllm
+export TINYLLM_DATA=$W/carry/tinyllm-data NCCL_NVLS_ENABLE=0
+TOK=(); [ -f "$CARRY/tok/tokenizer.cfg" ] && TOK=(--tokenizer "$CARRY/tok")
 S=$(date +%s)
 section() { echo; echo "== $* (t+$(($(date +%s) - S))s)"; }
 
@@ -36,13 +45,14 @@ main() {
 section environment
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi"
 echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-libdirs=$CARRY/bin/lib
+libdirs=$W/carry/bin/lib
 for lib in libcublasLt.so.13 libnccl.so.2; do
   d=$(find /usr/local /opt /usr/lib -name "$lib" 2>/dev/null | head -1)
   if [ -n "$d" ]; then libdirs=$libdirs:$(dirname "$d"); fi
 done
 export LD_LIBRARY_PATH=$libdirs:${LD_LIBRARY_PATH:-}
 if ldd "$TL" | grep "not found"; then echo "device-pretrain: libraries missing"; exit 1; fi
+echo "tokenizer: ${TOK[1]:-gpt2}"
 echo "settings: model $MODEL seq $SEQ batch $BATCH total-batch $TOTAL_BATCH steps $STEPS lr $LR warmup $WARMUP" \
      "lr-final $LR_FINAL wd $WD shl $SHL val $VAL seed $SEED deadline ${DEADLINE}s"
 
@@ -51,10 +61,16 @@ echo "settings: model $MODEL seq $SEQ batch $BATCH total-batch $TOTAL_BATCH step
 section "sensor text and corpus"
 TOKENS=$(python3 -c "print(int($STEPS * $TOTAL_BATCH / (1 - $VAL) * 1.01))")
 declare -A per_row=([imu]=747 [environment]=62 [gesture]=513 [breathing]=508) chunks=([imu]=3 [environment]=5 [gesture]=4 [breathing]=4)
-if command -v xz > /dev/null; then xz -dc "$CARRY/corpus.jsonl.xz" > "$W/corpus.jsonl" &
-else python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'), 1 << 24)" \
-       "$CARRY/corpus.jsonl.xz" "$W/corpus.jsonl" &
-fi
+# the corpus pieces, in name order wherever they were carried, must give the recorded SHA-256
+STASH=${STASH:-/tmp/pretrain-stash}
+pieces=$(for f in "$CARRY"/corpus.jsonl.xz.[0-9][0-9] "$STASH"/corpus.jsonl.xz.[0-9][0-9]; do
+           if [ -f "$f" ]; then echo "$(basename "$f") $f"; fi; done | sort | cut -d' ' -f2-)
+[ -n "$pieces" ] || { echo "device-pretrain: no corpus.jsonl.xz.NN piece in $CARRY or $STASH"; exit 1; }
+cat $pieces > "$W/corpus.jsonl.xz"
+(cd "$W" && sha256sum -c "$CARRY/corpus.jsonl.xz.sha256") || {
+  echo "device-pretrain: the corpus pieces found ($(echo $pieces | wc -w): $pieces) do not make the carried corpus.jsonl.xz;" \
+       "a piece from an earlier call is missing (the machine was given back between calls?): carry it again"; exit 1; }
+unxz_to "$W/corpus.jsonl.xz" > "$W/corpus.jsonl" && rm "$W/corpus.jsonl.xz" &
 xz_pid=$!
 pids=()
 gi=0
@@ -78,7 +94,7 @@ stat -c '%s bytes  %n' "$W/corpus.jsonl" "$W/sensors/"*.txt
 
 section "prepare: web $(python3 -c "print(1 - $SHL)") : sensors $SHL, $TOKENS tokens"
 q=$(python3 -c "print($SHL / 4)"); web=$(python3 -c "print(round(1 - $SHL, 6))")
-"$TL" prepare -t "$(nproc)" --val-fraction "$VAL" --tokens "$TOKENS" --out "$W/data" --mix "$W/corpus.jsonl=$web" \
+"$TL" prepare "${TOK[@]}" -t "$(nproc)" --val-fraction "$VAL" --tokens "$TOKENS" --out "$W/data" --mix "$W/corpus.jsonl=$web" \
   --mix "$W/sensors/imu.txt=$q" --mix "$W/sensors/environment.txt=$q" --mix "$W/sensors/gesture.txt=$q" \
   --mix "$W/sensors/breathing.txt=$q" 2>&1 | tee "$W/prepare.log"
 rm -f "$W/corpus.jsonl"
@@ -106,7 +122,7 @@ print("steps %d, train loss %.4f -> %.4f, val loss %.4f (step %d) -> %.4f (step 
 PY
 
 section "export f16 GGUF"
-"$TL" export -m "$W/run" --type f16 --name "$NAME" -o "$W/$NAME.gguf"
+"$TL" export "${TOK[@]}" -m "$W/run" --type f16 --name "$NAME" -o "$W/$NAME.gguf"
 (cd "$W" && sha256sum "$NAME.gguf" > "$NAME.gguf.sha256" && cat "$NAME.gguf.sha256")
 split -b 15M -d -a 1 "$W/$NAME.gguf" "$OUT/$NAME.gguf.part"
 cp "$W/run/metrics.jsonl" "$W/metrics.jsonl"; cp "$W/data/meta.json" "$W/prepare-meta.json"; cp "$CARRY/sources.tsv" "$W/"

@@ -80,12 +80,14 @@ static const struct {
 
 int tl_cmd_demo(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "pretrain")) return demo_pretrain(argc - 1, argv + 1);
-    const char *out = "demo-out", *base = "models/tinyllm-gpt2-30M-base-q8_0.gguf", *name = "localisation", *data = NULL;
+    const char *out = "demo-out", *base = "models/tinyllm-sensor8192-30M-base-q8_0.gguf",
+               *tok = "models/sensor8192-d1", *name = "localisation", *data = NULL;
     int batch = 8, eval_rows = 60, threads = 0, synth_rows = 600, full = 0;
     float epochs = 8;
     tl_opt opts[] = {
         {"out", 'o', TL_OPT_STR, &out, "working directory"},
         {"base", 'm', TL_OPT_STR, &base, "the pretrained base model: what tinyllm import reads (GGUF, HF directory, llm.c file)"},
+        {"tokenizer", 0, TL_OPT_STR, &tok, "the base's tokenizer: gpt2 or a trained tokenizer's folder"},
         {"task", 0, TL_OPT_STR, &name, "localisation or gesture (tasks/<task>.task)"},
         {"data", 0, TL_OPT_STR, &data, "folder with the task's train.csv and validation.csv (default ../shared/datasets/<task>; missing: synthetic rows)"},
         {"epochs", 0, TL_OPT_FLOAT, &epochs, "passes over the training rows"},
@@ -131,7 +133,7 @@ int tl_cmd_demo(int argc, char **argv) {
     if (tl_mkdir_p(out, &e)) return tl_cli_fail(&e);
     in_dir(ft, out, "finetune");
     remove(in_dir(latest, ft, "latest")); /* a fresh run each time */
-    char *imp[] = {"import", (char *)base, "-o", in_dir(ckpt, out, "base.safetensors"), NULL};
+    char *imp[] = {"import", (char *)base, "--tokenizer", (char *)tok, "-o", in_dir(ckpt, out, "base.safetensors"), NULL};
     if (step("the shipped pretrained base as a checkpoint to fine-tune", tl_cmd_import, imp)) return 1;
     in_dir(train, data, "train.csv");
     in_dir(val, data, "validation.csv");
@@ -145,22 +147,24 @@ int tl_cmd_demo(int argc, char **argv) {
         if (step("synthetic recordings", tl_cmd_synth, st) || step("and validation rows", tl_cmd_synth, sv)) return 1;
     }
     /* the recipes that reached 100% on localisation's validation rows (docs/results.md) */
-    char *lora[] = {"finetune", "--base", ckpt, "--train", train, "--task", task, "--lora", "--lora-rank", "16", "--lr", "2e-3",
-                    "--epochs", nepochs, "--batch-size", nbatch, "--merge", "--threads", nthreads, "-o", ft, NULL};
-    char *every[] = {"finetune", "--base", ckpt, "--train", train, "--task", task, "--lr", "3e-4", "--epochs", nepochs,
-                     "--batch-size", nbatch, "--threads", nthreads, "-o", ft, NULL};
+    char *lora[] = {"finetune", "--base", ckpt, "--tokenizer", (char *)tok, "--train", train, "--task", task, "--lora",
+                    "--lora-rank", "16", "--lr", "2e-3", "--epochs", nepochs, "--batch-size", nbatch, "--merge",
+                    "--threads", nthreads, "-o", ft, NULL};
+    char *every[] = {"finetune", "--base", ckpt, "--tokenizer", (char *)tok, "--train", train, "--task", task,
+                     "--lr", "3e-4", "--epochs", nepochs, "--batch-size", nbatch, "--threads", nthreads, "-o", ft, NULL};
     if (full ? step("full fine-tuning on the CPU (loss on the response only)", tl_cmd_finetune, every)
              : step("LoRA fine-tuning on the CPU (the base stays frozen; loss on the response only)", tl_cmd_finetune, lora))
         return 1;
     if (full) snprintf(merged, sizeof merged, "%s", ft); /* the run's newest checkpoint */
     else in_dir(merged, ft, "merged.safetensors");
-    char *ev[] = {"eval", "-m", merged, "--task", task, "--data", val, "--limit", nrows, "--mode", "likelihood",
-                  "--threads", nthreads, NULL};
+    char *ev[] = {"eval", "-m", merged, "--tokenizer", (char *)tok, "--task", task, "--data", val, "--limit", nrows,
+                  "--mode", "likelihood", "--threads", nthreads, NULL};
     if (step("accuracy on validation rows (label likelihood)", tl_cmd_eval, ev)) return 1;
     char model_name[300];
     snprintf(model_name, sizeof model_name, "tinyllm-%s", name);
     snprintf(file, sizeof file, "%s-q8_0.gguf", name);
-    char *ex[] = {"export", "-m", merged, "--task", task, "--type", "q8_0", "--name", model_name, "-o", in_dir(gguf, out, file), NULL};
+    char *ex[] = {"export", "-m", merged, "--tokenizer", (char *)tok, "--task", task, "--type", "q8_0", "--name", model_name,
+                  "-o", in_dir(gguf, out, file), NULL};
     if (step("quantize to q8_0 GGUF (llama.cpp's format, with the task inside)", tl_cmd_export, ex)) return 1;
     char *cl[] = {"classify", "-m", gguf, "--task", task, "--data", val, "--limit", "5",
                   "--threads", threads > 0 ? nthreads : "2", NULL};
