@@ -18,7 +18,7 @@
 # 15 MiB (the tool brings back 8 files of 16 MiB) plus report.tar.gz (metrics, logs, mix table,
 # sources.tsv, SHA-256s) and device.log.
 # Settings (environment, defaults in brackets): MODEL [30M] SEQ [1024] BATCH [64] TOTAL_BATCH
-# [262144] STEPS [1700] LR [2e-3] WARMUP [100] LR_FINAL [0.1] WD [0.1] SHL [0.2] VAL [0.005]
+# [262144] STEPS [1700] LR [2e-3] WARMUP [100] LR_FINAL [0.1] WD [0.1] SHL [0.2; 0: web text only] VAL [0.005]
 # EVAL_EVERY [100] EVAL_BATCHES [10] CKPT_EVERY [400] SEED [1337] STASH [/tmp/pretrain-stash]
 # DEADLINE [430: seconds after the start by which training must have ended] NAME
 # [tinyllm-gpt2-30M-base] DEVICE [cuda; cpu for a small smoke test here, e.g. MODEL=2x2x64 SEQ=64
@@ -74,7 +74,8 @@ unxz_to "$W/corpus.jsonl.xz" > "$W/corpus.jsonl" && rm "$W/corpus.jsonl.xz" &
 xz_pid=$!
 pids=()
 gi=0
-for g in imu environment gesture breathing; do
+GENS=(imu environment gesture breathing); [ "$(python3 -c "print(int($SHL > 0))")" = 1 ] || GENS=()   # SHL=0: web text only
+for g in "${GENS[@]}"; do
   gi=$((gi + 1))
   rows=$(python3 -c "print(int($TOKENS * $SHL / 4 * 1.1 / ${per_row[$g]} / ${chunks[$g]}) + 1)")
   extra=(); [ "$g" = breathing ] && extra=(--cycles-per-breath 2)   # the breathe/ rows' relation (docs/synth.md)
@@ -87,16 +88,15 @@ for g in imu environment gesture breathing; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 wait "$xz_pid"
-for g in imu environment gesture breathing; do
+mix=(--mix "$W/corpus.jsonl=$(python3 -c "print(round(1 - $SHL, 6))")")
+for g in "${GENS[@]}"; do
   cat "$W/sensors/$g".[0-9]*.txt > "$W/sensors/$g.txt" && rm -f "$W/sensors/$g".[0-9]*.txt
+  mix+=(--mix "$W/sensors/$g.txt=$(python3 -c "print($SHL / 4)")")
 done
-stat -c '%s bytes  %n' "$W/corpus.jsonl" "$W/sensors/"*.txt
+stat -c '%s bytes  %n' "$W/corpus.jsonl" "$W"/sensors/*.txt 2> /dev/null || true
 
 section "prepare: web $(python3 -c "print(1 - $SHL)") : sensors $SHL, $TOKENS tokens"
-q=$(python3 -c "print($SHL / 4)"); web=$(python3 -c "print(round(1 - $SHL, 6))")
-"$TL" prepare "${TOK[@]}" -t "$(nproc)" --val-fraction "$VAL" --tokens "$TOKENS" --out "$W/data" --mix "$W/corpus.jsonl=$web" \
-  --mix "$W/sensors/imu.txt=$q" --mix "$W/sensors/environment.txt=$q" --mix "$W/sensors/gesture.txt=$q" \
-  --mix "$W/sensors/breathing.txt=$q" 2>&1 | tee "$W/prepare.log"
+"$TL" prepare "${TOK[@]}" -t "$(nproc)" --val-fraction "$VAL" --tokens "$TOKENS" --out "$W/data" "${mix[@]}" 2>&1 | tee "$W/prepare.log"
 rm -f "$W/corpus.jsonl"
 
 left=$((DEADLINE - ($(date +%s) - S)))
