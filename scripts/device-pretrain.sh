@@ -6,8 +6,8 @@
 #   CARRY_DIR (default .pretrain-carry) holds bin.tar.xz (bin/tinyllm, bin/lib/: libraries the
 #   machine may lack; tinyllm-data/gpt2/: GPT-2's encoder.json + vocab.bpe; the task CSVs in
 #   localisation/, gesture/, breathe/: unpacked to $WORK/carry, scripts/device-cuda.sh's FT_DIR
-#   for scoring the new base), tok/ when the run uses
-#   a trained tokenizer instead of GPT-2's, the last piece of corpus.jsonl.xz (the cleaned English
+#   for scoring the new base), tok/ when the run uses a trained tokenizer instead of GPT-2's, the
+#   last piece of corpus.jsonl.xz (the cleaned English
 #   corpus of scripts/fetch-corpus; earlier pieces carried by earlier calls and copied to STASH,
 #   default /tmp/pretrain-stash), its SHA-256, and sources.tsv (its packages and licences).
 # Stages: environment; synthetic sensor text (`tinyllm synth --format text`, 4 generators in
