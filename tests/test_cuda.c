@@ -253,7 +253,7 @@ static void test_attention(int B, int T, int C, int NH, int plain) {
     snprintf(what, sizeof what, "attention forward (%s, hs %d, T %d)", kind, C / NH, T);
     compare(what, got, ref, n, 1.5e-2);
     CU(tl_cuda_attention_backward(d_dqkv, d_dvec, d_dout, d_qkv, d_out, d_lse, B, T, C, NH, plain, st));
-    float *dqkv = calloc((size_t)n3, sizeof(float)), *scr = malloc(sizeof(float) * (size_t)B * NH * T);
+    float *dqkv = calloc((size_t)n3, sizeof(float)), *scr = malloc(sizeof(float) * (size_t)B * NH * T * T);
     tl_attention_backward(dqkv, scr, dout, qkv, att, B, T, C, NH);
     float *g = down_bf16(d_dqkv, n3);
     /* q, k and v parts separately */

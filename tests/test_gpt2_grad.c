@@ -82,14 +82,38 @@ static double at_loss(void *p) {
     tl_attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
     return weighted(c->out, c->r, (long)c->B * c->T * c->C);
 }
-static void test_attention(void) {
-    int B = 2, T = 7, C = 12, NH = 3;
+/* out against causal softmax attention summed in double, then dqkv by finite differences; T past
+ * one GEMM tile (6 or 12 rows, 16 or 32 columns) reaches the triangular products' tile skipping. */
+static void test_attention(int B, int T, int C, int NH) {
     long n = (long)B * T * 3 * C;
     at_ctx c = {B, T, C, NH, randn(n, 1), zeros((long)B * T * C), zeros((long)B * NH * T * T), randn((long)B * T * C, 1)};
-    float *d = zeros(n), *scratch = zeros((long)B * NH * T);
+    float *d = zeros(n), *scratch = zeros((long)B * NH * T * T);
     at_loss(&c);
+    int hs = C / NH;
+    double worst = 0, *w = malloc(sizeof(double) * (size_t)T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const float *q = c.qkv + ((long)b * T + t) * 3 * C + h * hs;
+                double mx = -1e300, sum = 0;
+                for (int u = 0; u <= t; u++) {
+                    const float *k = c.qkv + ((long)b * T + u) * 3 * C + C + h * hs;
+                    double s = 0;
+                    for (int i = 0; i < hs; i++) s += (double)q[i] * k[i];
+                    w[u] = s / sqrt((double)hs);
+                    if (w[u] > mx) mx = w[u];
+                }
+                for (int u = 0; u <= t; u++) sum += (w[u] = exp(w[u] - mx));
+                for (int i = 0; i < hs; i++) {
+                    double o = 0;
+                    for (int u = 0; u <= t; u++) o += w[u] / sum * c.qkv[((long)b * T + u) * 3 * C + 2 * C + h * hs + i];
+                    worst = fmax(worst, fabs(o - c.out[((long)b * T + t) * C + h * hs + i]));
+                }
+            }
+    free(w);
+    CHECK(worst < 1e-5, "attention forward T=%d: off the double reference by %.2e", T, worst);
     tl_attention_backward(d, scratch, c.r, c.qkv, c.att, B, T, C, NH);
-    CHECK(fd_check("attention dqkv", c.qkv, d, n, at_loss, &c, 1e-2f, 2e-3), "attention");
+    CHECK(fd_check("attention dqkv", c.qkv, d, n, at_loss, &c, 1e-2f, 2e-3), "attention T=%d", T);
 }
 
 /* ---- gelu */
@@ -231,7 +255,8 @@ static void test_threads(void) {
 int main(void) {
     tl_rng_seed(&rng, 1);
     test_layernorm();
-    test_attention();
+    test_attention(2, 7, 12, 3);
+    test_attention(1, 45, 32, 2); /* hs 16: several tiles each way */
     test_gelu();
     test_encoder();
     test_crossentropy();

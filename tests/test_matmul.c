@@ -1,5 +1,6 @@
 /* Matmul forward and backward against a double-precision reference on random shapes with ragged
- * edges (accumulating into pre-filled outputs), and bit-identical results with 1 and 2 threads. */
+ * edges (accumulating into pre-filled outputs), attention's triangular products, and bit-identical
+ * results with 1 and 2 threads. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -62,6 +63,36 @@ static void check_shape(int BT, int C, int OC, int with_bias) {
     free(r_out), free(r_dinp), free(r_dw), free(r_db);
 }
 
+/* tl_matmul_strided on attention's triangular shapes, T x T operands read transposed or not,
+ * against a double reference of the entries each shape promises. */
+static void check_tri(int T, int D, tl_mm_shape shape, int transposed, int overwrite) {
+    /* OUT_LOWER: C[T,T] = X[T,D] . Y[D,T]; A_LOWER / A_UPPER: C[T,D] (+)= A[T,T] . Y[T,D] */
+    int M = T, N = shape == TL_MM_OUT_LOWER ? T : D, K = shape == TL_MM_OUT_LOWER ? D : T;
+    float *A = randv((size_t)M * K), *B = randv((size_t)K * N), *C = randv((size_t)M * N);
+    double *ref = malloc(sizeof(double) * (size_t)M * N);
+    long rsa = transposed ? 1 : K, csa = transposed ? M : 1; /* transposed: A[i][k] stored at k * M + i */
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++) {
+            int zero = (shape == TL_MM_A_LOWER && k > i) || (shape == TL_MM_A_UPPER && k < i);
+            if (zero) A[i * rsa + k * csa] = 0;
+        }
+    for (int i = 0; i < M; i++)
+        for (int n = 0; n < N; n++) {
+            double s = overwrite ? 0 : C[i * N + n];
+            for (int k = 0; k < K; k++) s += (double)A[i * rsa + k * csa] * B[k * N + n];
+            ref[i * N + n] = s;
+        }
+    tl_matmul_strided(C, N, A, rsa, csa, B, N, 1, M, N, K, shape, overwrite);
+    double w = 0;
+    for (int i = 0; i < M; i++)
+        for (int n = 0; n < N; n++)
+            if (shape != TL_MM_OUT_LOWER || n <= i)
+                w = fmax(w, fabs(C[i * N + n] - ref[i * N + n]) / (1e-6 * sqrt((double)K) * 4 + 1e-6));
+    CHECK(w <= 1, "strided T=%d D=%d shape %d transposed %d overwrite %d: %.2f x tolerance", T, D, (int)shape, transposed,
+          overwrite, w);
+    free(A), free(B), free(C), free(ref);
+}
+
 int main(void) {
     tl_rng_seed(&rng, 7);
     for (int k = 0; k < 60; k++)
@@ -71,6 +102,12 @@ int main(void) {
     check_shape(3, 100, 257, 0);
     check_shape(300, 520, 97, 1);   /* K over two KC slices, ragged M */
     check_shape(130, 64, 600, 1);   /* N over several NC blocks */
+
+    for (int k = 0; k < 24; k++)
+        check_tri(1 + (int)tl_rng_below(&rng, 300), 1 + (int)tl_rng_below(&rng, 70), (tl_mm_shape)(1 + k % 3), k / 3 % 2,
+                  k / 6 % 2);
+    check_tri(700, 64, TL_MM_A_LOWER, 0, 1); /* K over several KC slices */
+    check_tri(700, 64, TL_MM_A_UPPER, 1, 0);
 
     /* bit-identical for 1 and 2 threads */
     int BT = 200, C = 300, OC = 700;

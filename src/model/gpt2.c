@@ -126,7 +126,7 @@ struct tl_gpt2_acts {
     float *losses, *lse;             /* [BT] */
     int32_t *inputs, *targets;       /* [BT] copies for the backward */
     /* backward scratch */
-    float *dres, *dln, *datty, *dfch, *dqkv, *datt; /* [BT,C] [BT,C] [BT,C] [BT,4C] [BT,3C] [B*NH,T] */
+    float *dres, *dln, *datty, *dfch, *dqkv, *datt; /* [BT,C] [BT,C] [BT,C] [BT,4C] [BT,3C] [B,NH,T,T] */
     int n_counted;
 };
 
@@ -160,7 +160,7 @@ static tl_gpt2_acts *acts_alloc(const tl_gpt2_config *c, long cap_bt, long cap_b
              {&a->fch_gelu, L * BT * 4 * C}, {&a->res3, L * BT * C}, {&a->lnf, BT * C},    {&a->lnf_mean, BT},
              {&a->lnf_rstd, BT},     {&a->logits, BT * (size_t)c->padded_vocab}, {&a->losses, BT}, {&a->lse, BT},
              {&a->dres, BT * C},     {&a->dln, BT * C},          {&a->datty, BT * C},      {&a->dfch, BT * 4 * C},
-             {&a->dqkv, BT * 3 * C}, {&a->datt, NH * BT}};
+             {&a->dqkv, BT * 3 * C}, {&a->datt, NH * (size_t)cap_btt}};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++)
         if (!(*f[i].p = tl_calloc(f[i].n, sizeof(float), e))) {
             acts_free(a);

@@ -17,4 +17,18 @@ void tl_matmul_forward(float *out, const float *inp, const float *weight, const 
 void tl_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                         const float *weight, int BT, int C, int OC);
 
+/* Which part of a product matters, for attention's T x T matrices (row i: query i):
+ *   TL_MM_FULL       all of it;
+ *   TL_MM_OUT_LOWER  only C[i][j] with j <= i: tiles wholly above the diagonal are not written,
+ *                    tiles across it are (the caller ignores C[i][j > i]);
+ *   TL_MM_A_LOWER    A[i][k] = 0 for k > i, A_UPPER: A[i][k] = 0 for k < i: whole zero stretches
+ *                    of a tile's rows are skipped, so those entries must hold zeros (not garbage). */
+typedef enum { TL_MM_FULL, TL_MM_OUT_LOWER, TL_MM_A_LOWER, TL_MM_A_UPPER } tl_mm_shape;
+
+/* C[M, N] = A[M, K] . B[K, N] (overwrite) or C += A . B, every operand given by strides:
+ * A[i][k] = A[i * rsa + k * csa], B[k][n] = B[k * rsb + n * csb], C[i][n] = C[i * ldc + n].
+ * Called inside an OpenMP parallel region it runs on the calling thread alone. */
+void tl_matmul_strided(float *C, long ldc, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
+                       int M, int N, int K, tl_mm_shape shape, int overwrite);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/vmath.h"
+#include "model/matmul.h"
 
 #define LN_EPS 1e-5f
 
@@ -90,34 +91,32 @@ void tl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 }
 
 /* Causal self-attention. qkv[B, T, 3C] (q | k | v, heads contiguous inside each) ->
- * out[B, T, C]; att[B, NH, T, T] keeps the softmax probabilities (row t uses columns 0..t). */
+ * out[B, T, C]; att[B, NH, T, T] keeps the softmax probabilities (row t: columns 0..t, zeros after).
+ * Per (b, h), one thread: S = q k^T (lower triangle), row softmax, out = P v, the products on the
+ * training GEMM (matmul.c) with the triangles skipped. */
 void tl_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++)
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (long)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
+            float *p = att + ((long)b * NH + h) * T * T;
+            tl_matmul_strided(p, T, q, 3 * C, 1, k, 1, 3 * C, T, T, hs, TL_MM_OUT_LOWER, 1); /* [T,hs].[hs,T] */
             for (int t = 0; t < T; t++) {
-                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
-                float *a = att + (((long)b * NH + h) * T + t) * T, mx = -INFINITY;
-                for (int u = 0; u <= t; u++) {
-                    a[u] = tl_dot(q, qkv + ((long)b * T + u) * 3 * C + C + h * hs, hs) * scale;
-                    if (a[u] > mx) mx = a[u];
-                }
-                float sum = 0;
+                float *a = p + (long)t * T, mx = -INFINITY, sum = 0;
+                for (int u = 0; u <= t; u++) mx = fmaxf(mx, a[u] *= scale);
                 for (int u = 0; u <= t; u++) sum += (a[u] = expf(a[u] - mx));
                 float inv = 1.0f / sum;
-                float *o = out + ((long)b * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0;
-                for (int u = 0; u <= t; u++) {
-                    a[u] *= inv;
-                    tl_axpy(o, a[u], qkv + ((long)b * T + u) * 3 * C + 2 * C + h * hs, hs);
-                }
+                for (int u = 0; u <= t; u++) a[u] *= inv;
+                for (int u = t + 1; u < T; u++) a[u] = 0;
             }
+            tl_matmul_strided(out + (long)b * T * C + h * hs, C, p, T, 1, v, 3 * C, 1, T, hs, T, TL_MM_A_LOWER, 1);
+        }
 }
 
 /* dqkv[B, T, 3C] += gradients of attention_forward given dout[B, T, C]. One thread owns a whole
- * (b, h): its q, k and v gradient slices are written by no one else. scratch: [B*NH, T]. */
+ * (b, h): its q, k and v gradient slices are written by no one else. scratch: [B, NH, T, T]. */
 void tl_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B,
                                int T, int C, int NH) {
     int hs = C / NH;
@@ -125,26 +124,21 @@ void tl_attention_backward(float *dqkv, float *scratch, const float *dout, const
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            float *da = scratch + ((long)b * NH + h) * T;
-            for (int t = 0; t < T; t++) {
-                const float *a = att + (((long)b * NH + h) * T + t) * T;
-                const float *d = dout + ((long)b * T + t) * C + h * hs;
-                const float *q = qkv + ((long)b * T + t) * 3 * C + h * hs;
-                float *dq = dqkv + ((long)b * T + t) * 3 * C + h * hs;
-                float dsum = 0;
-                for (int u = 0; u <= t; u++) {
-                    long vo = ((long)b * T + u) * 3 * C + 2 * C + h * hs;
-                    da[u] = tl_dot(d, qkv + vo, hs);
-                    tl_axpy(dqkv + vo, a[u], d, hs);
-                    dsum += a[u] * da[u];
-                }
-                for (int u = 0; u <= t; u++) {
-                    float g = a[u] * (da[u] - dsum) * scale; /* through softmax, then the 1/sqrt(hs) scale */
-                    long ko = ((long)b * T + u) * 3 * C + C + h * hs;
-                    tl_axpy(dq, g, qkv + ko, hs);
-                    tl_axpy(dqkv + ko, g, q, hs);
-                }
+            long o = (long)b * T * 3 * C + h * hs;
+            const float *q = qkv + o, *k = q + C, *v = q + 2 * C, *d = dout + (long)b * T * C + h * hs;
+            const float *p = att + ((long)b * NH + h) * T * T;
+            float *ds = scratch + ((long)b * NH + h) * T * T, *dq = dqkv + o, *dk = dq + C, *dv = dq + 2 * C;
+            tl_matmul_strided(ds, T, d, C, 1, v, 1, 3 * C, T, T, hs, TL_MM_OUT_LOWER, 1); /* dP = dout v^T */
+            tl_matmul_strided(dv, 3 * C, p, 1, T, d, C, 1, T, hs, T, TL_MM_A_UPPER, 0);    /* dv += P^T dout */
+            for (int t = 0; t < T; t++) { /* through the softmax, then the 1/sqrt(hs) scale */
+                const float *a = p + (long)t * T;
+                float *g = ds + (long)t * T, dsum = 0;
+                for (int u = 0; u <= t; u++) dsum += a[u] * g[u];
+                for (int u = 0; u <= t; u++) g[u] = a[u] * (g[u] - dsum) * scale;
+                for (int u = t + 1; u < T; u++) g[u] = 0;
             }
+            tl_matmul_strided(dq, 3 * C, ds, T, 1, k, 3 * C, 1, T, hs, T, TL_MM_A_LOWER, 0); /* dq += dS k */
+            tl_matmul_strided(dk, 3 * C, ds, 1, T, q, 3 * C, 1, T, hs, T, TL_MM_A_UPPER, 0); /* dk += dS^T q */
         }
 }
 

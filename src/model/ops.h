@@ -19,7 +19,7 @@ void tl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 
 /* Causal self-attention: qkv[B,T,3C] -> out[B,T,C]; att[B,NH,T,T] keeps the probabilities. */
 void tl_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-/* dqkv[B,T,3C] += ...; scratch [B*NH, T] */
+/* dqkv[B,T,3C] += ...; scratch [B,NH,T,T] */
 void tl_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B,
                            int T, int C, int NH);
 
