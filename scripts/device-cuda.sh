@@ -16,7 +16,7 @@
 #      (default scripts/sweep-gesture.txt: `name numbers model-to-score finetune-flags...`, where
 #      numbers is the rendering tasks/SWEEP_TASK.task gets for that run: keep, minmax:L, ...), each scored on
 #      validation.csv (`tinyllm eval`, label likelihood, SWEEP_EVAL_T threads, SWEEP_EVAL_S seconds at
-#      most) while the next trains;
+#      most) while the next trains; the runs named in SWEEP_KEEP bring their best.safetensors back;
 #   8. (breathe) breathing rate from synthetic rows only (`tinyllm synth breathing`, 20,000 rows, 3
 #      epochs, tasks/breathe.task): the LoRA adapter that models/ ships and a full fine-tune, each
 #      scored by generation on the 8 real rows of FT_DIR/breathe (train + validation: none of them
@@ -189,6 +189,7 @@ while read -r -a run; do
 done < "${SWEEP_LIST:-scripts/sweep-gesture.txt}"
 for p in "${sw_pids[@]}"; do wait "$p"; done
 echo "sweep: $(($(date +%s) - S0)) s" | tee -a "$SUM"
+for n in ${SWEEP_KEEP:-}; do cp $W/$n/best.safetensors "$OUT/$n-best.safetensors"; done
 tar czf "$OUT/sweep.tar.gz" -C $W --exclude='*.safetensors' . 2>/dev/null
 fi
 
