@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build-dev}
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DTL_NATIVE=OFF -DCMAKE_C_FLAGS="-march=x86-64-v3 -Wno-psabi" \
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DTL_NATIVE=OFF -DCMAKE_C_FLAGS="-march=x86-64-v3" \
       -DCMAKE_CUDA_ARCHITECTURES=90 -DTL_SERVE=OFF > /dev/null
 cmake --build "$B" -j "${JOBS:-2}" --target tinyllm test_cuda bench_cuda
 rm -rf .devcarry

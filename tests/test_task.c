@@ -63,13 +63,8 @@ int main(void) {
     numbers("minmax:10", "7 7 7\nnone here\n", "0 0 0\nnone here\n");
     numbers("minmax:2", "h2o 3rd 10 20", "h2o 3rd 0 1");
     numbers("minmax:10", "x 1e999 5", "x 0 0"); /* an infinite range: NaN levels print as 0 */
-    /* packed:L: the same levels, the commas and spaces between two numbers of a line dropped; other
-     * text between numbers, and what comes before a line's first number, stays */
-    numbers("packed:10", "Proximity: [253, 255, 0, 128]\nRed: [40, 20, 30]", "Proximity: [9905]\nRed: [905]");
-    numbers("packed:4", "a -1.5,0.5 ,  2.5; 1 x 2", "a 023; 2 x 3");
-    numbers("packed:10", "1 2\n3 4", "09\n09");
     {
-        const char *spell[] = {"keep", "round:3", "scale:2.5", "minmax:10", "packed:7"};
+        const char *spell[] = {"keep", "round:3", "scale:2.5", "minmax:10"};
         for (size_t i = 0; i < sizeof spell / sizeof *spell; i++) {
             tl_numfmt f;
             char back[32] = "";
@@ -94,8 +89,7 @@ int main(void) {
         {"empty label", "labels = p,,q\n", "empty label"},
         {"repeated label", "labels = p, q, p\n", "listed twice"},
         {"bad numbers", "numbers = round:x\n", "round:N needs N"},
-        {"unknown numbers", "numbers = fancy\n", "must be keep, round:N, scale:K, minmax:L or packed:L"},
-        {"packed past one digit", "numbers = packed:11\n", "packed:L needs L in 2..10"},
+        {"unknown numbers", "numbers = fancy\n", "must be keep, round:N, scale:K or minmax:L"},
         {"one level", "numbers = minmax:1\n", "minmax:L needs L in 2..1000"},
         {"key twice", "input_column = a\ninput_column = b\n", "t_bad.task:2: 'input_column' is set twice"},
     };

@@ -69,12 +69,7 @@ int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err
         if (end == v + 7 || *end || l < 2 || l > 1000) return tl_errf(e, "%s: numbers = minmax:L needs L in 2..1000", where);
         f->mode = TL_NUM_MINMAX;
         f->levels = (int)l;
-    } else if (!strncmp(v, "packed:", 7)) {
-        long l = strtol(v + 7, &end, 10);
-        if (end == v + 7 || *end || l < 2 || l > 10) return tl_errf(e, "%s: numbers = packed:L needs L in 2..10 (one digit per level)", where);
-        f->mode = TL_NUM_PACKED;
-        f->levels = (int)l;
-    } else return tl_errf(e, "%s: numbers must be keep, round:N, scale:K, minmax:L or packed:L, not '%s'", where, v);
+    } else return tl_errf(e, "%s: numbers must be keep, round:N, scale:K or minmax:L, not '%s'", where, v);
     return 0;
 }
 
@@ -84,7 +79,6 @@ void tl_task_numbers_spell(const tl_numfmt *f, char out[32]) {
     case TL_NUM_ROUND: snprintf(out, 32, "round:%d", f->digits); break;
     case TL_NUM_SCALE: snprintf(out, 32, "scale:%.9g", f->scale); break;
     case TL_NUM_MINMAX: snprintf(out, 32, "minmax:%d", f->levels); break;
-    case TL_NUM_PACKED: snprintf(out, 32, "packed:%d", f->levels); break;
     }
 }
 
@@ -230,13 +224,11 @@ static int line_range(const char *s, size_t n, double *lo, double *hi, tl_err *e
 
 int tl_task_numbers(const tl_numfmt *f, const char *s, size_t n, tl_buf *out, tl_err *e) {
     if (f->mode == TL_NUM_KEEP) return tl_buf_append(out, s, n, e);
-    int levels = f->mode == TL_NUM_MINMAX || f->mode == TL_NUM_PACKED;
-    size_t lit = 0, eol = 0, line = 0; /* line: where the current line starts */
+    size_t lit = 0, eol = 0;
     double lo = 0, hi = 0;
     for (size_t i = 0; i < n;) {
-        if (levels && i >= eol) { /* a new line: its range first */
+        if (f->mode == TL_NUM_MINMAX && i >= eol) { /* a new line: its range first */
             const char *nl = memchr(s + i, '\n', n - i);
-            line = i;
             eol = nl ? (size_t)(nl - s) + 1 : n;
             if (line_range(s + i, eol - i, &lo, &hi, e)) return -1;
         }
@@ -245,18 +237,14 @@ int tl_task_numbers(const tl_numfmt *f, const char *s, size_t n, tl_buf *out, tl
             i++;
             continue;
         }
-        /* packed: only commas and spaces between two numbers of a line are dropped */
-        size_t sep = lit;
-        while (sep < i && (s[sep] == ',' || s[sep] == ' ')) sep++;
-        int join = f->mode == TL_NUM_PACKED && lit > line && sep == i;
-        if (!join && tl_buf_append(out, s + lit, i - lit, e)) return -1;
+        if (tl_buf_append(out, s + lit, i - lit, e)) return -1;
         /* a double prints in at most 1 + 309 + 1 + 9 characters (sign, integer digits, point,
          * round:9 decimals) */
         char txt[400];
         double x;
         if (number_value(s, i, k, &x, e)) return -1;
         int w;
-        if (levels) {
+        if (f->mode == TL_NUM_MINMAX) {
             double v = floor((x - lo) / (hi - lo) * f->levels); /* NaN when hi == lo, or inf - inf */
             w = snprintf(txt, sizeof txt, "%d", v >= 0 ? (int)fmin(v, f->levels - 1) : 0);
         } else {

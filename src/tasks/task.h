@@ -10,12 +10,10 @@
  *   name = gesture                  instruction = <text>   (or instruction_column = <column>)
  *   input_column = input            output_column = output
  *   labels = Tap, Double, Hold      (classification)  or  kind = regression
- *   numbers = keep | round:N | scale:K | minmax:L | packed:L
+ *   numbers = keep | round:N | scale:K | minmax:L
  *     input numbers as written, to N decimals, times K rounded to an integer, or each line's numbers
  *     as levels 0..L-1 of that line's own range (min -> 0, max -> L-1; a line of equal numbers -> 0):
- *     a reading's shape, not its scale, one short token per reading. packed:L (L <= 10) writes the
- *     levels as one digit string, dropping the commas and spaces between the numbers of a line:
- *     "[9, 9, 2, 0]" -> "[9920]", half the tokens with a one-digit tokenizer (sensor8192-d1) */
+ *     a reading's shape, not its scale, one short token per reading */
 #ifndef TL_TASKS_TASK_H
 #define TL_TASKS_TASK_H
 
@@ -25,14 +23,14 @@
 #include "base/vec.h"
 
 typedef enum { TL_TASK_CLASSIFY, TL_TASK_REGRESS } tl_task_kind;
-typedef enum { TL_NUM_KEEP, TL_NUM_ROUND, TL_NUM_SCALE, TL_NUM_MINMAX, TL_NUM_PACKED } tl_num_mode;
+typedef enum { TL_NUM_KEEP, TL_NUM_ROUND, TL_NUM_SCALE, TL_NUM_MINMAX } tl_num_mode;
 
 /* How a prompt's input numbers are rendered (the spec's `numbers` line). */
 typedef struct tl_numfmt {
     tl_num_mode mode;
     int digits;            /* round:N */
     double scale;          /* scale:K */
-    int levels;            /* minmax:L, packed:L */
+    int levels;            /* minmax:L */
 } tl_numfmt;
 
 typedef struct tl_task {
@@ -48,7 +46,7 @@ typedef struct tl_task {
 /* Loads and checks a spec; errors name path:line. */
 int tl_task_load(tl_task *t, const char *path, tl_err *e);
 void tl_task_free(tl_task *t);
-/* Sets the number rendering from its spec spelling (keep | round:N | scale:K | minmax:L | packed:L); errors name
+/* Sets the number rendering from its spec spelling (keep | round:N | scale:K | minmax:L); errors name
  * `where`. tl_task_numbers_spell writes that spelling back (at most 32 bytes with the NUL). */
 int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err *e);
 void tl_task_numbers_spell(const tl_numfmt *f, char out[32]);
