@@ -1,5 +1,7 @@
 # finetune + eval: LoRA and full runs on the localisation task learn (train loss falls), a run
-# resumed from its step-4 checkpoint logs exactly what the uninterrupted run logged, the merged
+# resumed from its step-4 checkpoint logs exactly what the uninterrupted run logged, LoRA on the top
+# block with the frozen block's outputs cached logs what it logs recomputing them and when resumed
+# in its second epoch (the cache refilled), the merged
 # model has the adapter's val loss and eval predictions, eval's reports agree with each other, an
 # adapter refuses another base, and bad settings fail with one line.
 set -u
@@ -37,6 +39,28 @@ $(diff <(det "$W/lora/metrics.jsonl") <(det "$W/res/metrics.jsonl") | head -6)"
 ft --lora --lora-rank 8 --steps 8 --eval-every 4 --resume -o "$W/res" > "$W/log" 2>&1 && bad "resume with another rank accepted"
 grep -q "resume with the same" "$W/log" || bad "resume with another rank: $(cat "$W/log")"
 
+# LoRA on the top block of 2: ~196 examples are 25 batches, so steps 26-40 run from the cache
+ft --lora --lora-rank 4 --lora-layers 1 --steps 40 --eval-every 20 --ckpt-every 30 --keep 5 -o "$W/top" > "$W/top.log" 2>&1 ||
+  bad "lora on the top block: $(tail -3 "$W/top.log")"
+grep -q "frozen blocks 0..0: each example's output kept" "$W/top.log" || bad "no frozen-block cache: $(grep -i frozen "$W/top.log")"
+grep -q "trainable 2048 parameters" "$W/top.log" || bad "LoRA rank 4 on one block of 32 should train 2048 parameters: $(grep trainable "$W/top.log")"
+ft --lora --lora-rank 4 --lora-layers 1 --steps 40 --eval-every 20 --ckpt-every 30 --keep 5 --frozen-cache-mb 0 -o "$W/top0" > "$W/log" 2>&1 ||
+  bad "lora on the top block, no cache: $(tail -3 "$W/log")"
+grep -q "recomputed every step" "$W/log" || bad "--frozen-cache-mb 0 should recompute: $(grep -i frozen "$W/log")"
+[ "$(det "$W/top/metrics.jsonl")" = "$(det "$W/top0/metrics.jsonl")" ] || bad "cached and recomputed frozen blocks log differently:
+$(diff <(det "$W/top/metrics.jsonl") <(det "$W/top0/metrics.jsonl") | head -6)"
+mkdir -p "$W/topr" && cp "$W/top/step_00000030.safetensors" "$W/topr/" && echo step_00000030.safetensors > "$W/topr/latest"
+python3 - "$W/top/metrics.jsonl" "$W/topr/metrics.jsonl" <<'PY'
+import json, sys
+open(sys.argv[2], "w").writelines(l for l in open(sys.argv[1]) if json.loads(l).get("step", 0) <= 30)
+PY
+ft --lora --lora-rank 4 --lora-layers 1 --steps 40 --eval-every 20 --ckpt-every 30 --keep 5 --resume -o "$W/topr" > "$W/log" 2>&1 ||
+  bad "resume on the top block: $(tail -3 "$W/log")"
+[ "$(det "$W/top/metrics.jsonl")" = "$(det "$W/topr/metrics.jsonl")" ] || bad "resumed top-block run logs differ:
+$(diff <(det "$W/top/metrics.jsonl") <(det "$W/topr/metrics.jsonl") | head -6)"
+ft --lora --lora-rank 4 --steps 40 --eval-every 20 --ckpt-every 30 --resume -o "$W/topr" > "$W/log" 2>&1 && bad "resume with other --lora-layers accepted"
+grep -q "lora-layers; resume with the same" "$W/log" || bad "resume with other --lora-layers: $(cat "$W/log")"
+
 # the merged model (a plain checkpoint) has the best adapter's val loss: step 0 of a no-op run on it
 ft --steps 1 --lr 0 --eval-every 1 -o "$W/m0" --base "$W/lora/merged.safetensors" > "$W/log" 2>&1 || bad "finetune on merged: $(tail -3 "$W/log")"
 python3 - "$W/lora/metrics.jsonl" "$W/m0/metrics.jsonl" <<'PY' || bad "merged model's val loss differs from the adapter's best"
@@ -60,6 +84,7 @@ grep -q "fine-tuning: full" "$W/full.log" || bad "full run does not say so"
 VAL="$TL_SHARED/datasets/localisation/validation.csv"
 EV() { "$TINYLLM" eval --task "$TL_SRC/tasks/localisation.task" --data "$VAL" -t 2 "$@"; }
 EV -m "$W/base" --adapter "$W/lora/best.safetensors" --out "$W/ev1.jsonl" --json "$W/ev1.json" > "$W/ev1.txt" 2> "$W/log" || bad "eval adapter: $(cat "$W/log")"
+EV -m "$W/base" --adapter "$W/top/best.safetensors" --limit 4 > /dev/null 2> "$W/log" || bad "eval of a top-block adapter: $(cat "$W/log")"
 EV -m "$W/lora/merged.safetensors" --out "$W/ev2.jsonl" --json "$W/ev2.json" > "$W/ev2.txt" 2> "$W/log" || bad "eval merged: $(cat "$W/log")"
 python3 - "$W" <<'PY' || bad "eval reports"
 import json, re, sys

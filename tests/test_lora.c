@@ -1,6 +1,8 @@
 /* LoRA: adapter gradients against central finite differences (with and without dropout, every
- * target), a fresh adapter (B = 0) leaves the model unchanged, merging equals the unmerged
- * forward, the base gets no gradient, and target names parse or fail clearly. */
+ * target); adapters on the top blocks only (the forward resumed from the lowest adapted block's
+ * input, the backward stopping there) against adapters on every block whose lower ones are zero;
+ * a fresh adapter (B = 0) leaves the model unchanged, merging equals the unmerged forward, the
+ * base gets no gradient, and target names and block counts parse or fail clearly. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,61 @@ static void test_grad(float dropout) {
     tl_gpt2_free(&m);
 }
 
+/* LoRA on the top `layers` of 3 blocks, trained as the trainer's frozen-block cache does it (the
+ * loss from the block input of a whole forward, the blocks below poisoned), against LoRA on every
+ * block with the same adapters on those and zero below (a zero branch adds exactly nothing): the
+ * same loss and the same adapter gradients, bit for bit. */
+static void test_top(float dropout, int layers) {
+    tl_gpt2_config cfg;
+    tl_err e;
+    CHECK(tl_gpt2_config_make(&cfg, "3x2x8", 8, 11, &e) == 0, "%s", e.msg);
+    tl_gpt2 m;
+    tl_gpt2_init(&m, &cfg, &e);
+    tl_gpt2_init_weights(&m, 3);
+    tl_lora all, top;
+    tl_lora_config la = {.rank = 2, .alpha = 4, .dropout = dropout, .targets = 15}, lt = la;
+    lt.layers = layers;
+    CHECK(tl_lora_init(&all, &cfg, &la, &e) == 0 && tl_lora_init(&top, &cfg, &lt, &e) == 0, "%s", e.msg);
+    int l0 = cfg.n_layer - layers;
+    CHECK(top.first_layer == l0 && top.n_tensors == 8 * layers, "top %d: first block %d, %d tensors", layers, top.first_layer,
+          top.n_tensors);
+    tl_rng r;
+    tl_rng_seed(&r, 11);
+    for (size_t i = 0; i < top.n_params; i++) top.params[i] = 0.3f * tl_rng_normal(&r);
+    size_t off = all.n_params - top.n_params; /* the lower blocks' adapters come first, and stay zero */
+    memcpy(all.params + off, top.params, sizeof(float) * top.n_params);
+    tl_lora *lo[2] = {&all, &top};
+    double lossv[2];
+    size_t n = 10 * (size_t)cfg.n_embd;
+    float *x0 = malloc(sizeof(float) * n);
+    for (int k = 0; k < 2; k++) {
+        m.lora = lo[k];
+        lo[k]->train = 1;
+        lo[k]->drop_seed = 77;
+        lossv[k] = loss(&m);
+        if (k) {
+            memcpy(x0, tl_gpt2_block_input(&m, l0), sizeof(float) * n);
+            for (int l = 0; l < l0; l++)
+                for (size_t i = 0; i < n; i++) ((float *)tl_gpt2_block_input(&m, l))[i] = NAN;
+            CHECK(tl_gpt2_forward_from(&m, l0, x0, in, tg, 2, 5, &e) == 0, "%s", e.msg);
+            CHECK(m.mean_loss == lossv[1], "forward from block %d: loss %.9g, whole %.9g", l0, (double)m.mean_loss, lossv[1]);
+        }
+        tl_lora_zero_grad(lo[k]);
+        CHECK(tl_gpt2_backward(&m, 1.0f, &e) == 0, "%s", e.msg);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < top.n_params; i++) worst = fmax(worst, fabs((double)all.grads[off + i] - top.grads[i]));
+    fprintf(stderr, "lora dropout %.1f, top %d of 3 blocks: loss %.9g / %.9g, worst gradient difference %g\n", (double)dropout,
+            layers, lossv[0], lossv[1], worst);
+    CHECK(lossv[0] == lossv[1] && worst == 0, "top %d blocks (dropout %g): loss %.9g vs %.9g, gradients differ by %g", layers,
+          (double)dropout, lossv[1], lossv[0], worst);
+    free(x0);
+    m.lora = NULL;
+    tl_lora_free(&all);
+    tl_lora_free(&top);
+    tl_gpt2_free(&m);
+}
+
 static void test_fresh_and_merge(void) {
     tl_gpt2_config cfg;
     tl_err e;
@@ -110,11 +167,15 @@ static void test_targets(void) {
     tl_lora lo;
     tl_lora_config lc = {.rank = 0, .alpha = 8, .targets = 15};
     CHECK(tl_lora_init(&lo, &cfg, &lc, &e) == -1 && strstr(e.msg, "--lora-rank"), "%s", e.msg);
+    tl_lora_config ll = {.rank = 2, .alpha = 8, .targets = 15, .layers = 3};
+    CHECK(tl_lora_init(&lo, &cfg, &ll, &e) == -1 && strstr(e.msg, "--lora-layers 3 must be in 0..2"), "%s", e.msg);
 }
 
 int main(void) {
     test_grad(0.0f);
     test_grad(0.3f);
+    test_top(0.0f, 1);
+    test_top(0.3f, 2);
     test_fresh_and_merge();
     test_targets();
     CHECK_DONE();

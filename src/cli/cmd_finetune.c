@@ -15,10 +15,10 @@ int tl_cmd_finetune(int argc, char **argv) {
     tl_train_opts o = {.out_dir = "finetune-out", .batch_size = 8, .total_batch = 0, .steps = 0, .warmup = 0,
                        .lr = 3e-4f, .lr_final_frac = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .beta1 = 0.9f,
                        .beta2 = 0.999f, .eps = 1e-8f, .eval_every = 0, .ckpt_every = 0, .keep = 2, .seed = 1337,
-                       .on_nonfinite = "skip", .patience = 0, .device = "cpu"};
+                       .on_nonfinite = "skip", .patience = 0, .device = "cpu", .frozen_cache_mb = 2048};
     const char *task_path = NULL, *targets = "all", *tokenizer = "gpt2";
     float epochs = 3, alpha = 16, dropout = 0.05f;
-    int threads = 0, lora = 0, rank = 8;
+    int threads = 0, lora = 0, rank = 8, lora_layers = 0;
     tl_opt opts[] = {
         {"base", 'm', TL_OPT_STR, &o.base, "checkpoint to fine-tune (a file, or a run directory's newest)"},
         {"train", 0, TL_OPT_STR, &o.train, "examples: a prepare output folder (finetune_train.jsonl), a .jsonl of {prompt, response}, or a task .csv"},
@@ -31,6 +31,8 @@ int tl_cmd_finetune(int argc, char **argv) {
         {"lora-alpha", 0, TL_OPT_FLOAT, &alpha, "LoRA scale numerator (the update is alpha / rank x B A)"},
         {"lora-dropout", 0, TL_OPT_FLOAT, &dropout, "dropout on the LoRA branch's input"},
         {"lora-targets", 0, TL_OPT_STR, &targets, "adapted modules: attn.qkv, attn.proj, mlp.fc, mlp.proj, attn, mlp, all"},
+        {"lora-layers", 0, TL_OPT_INT, &lora_layers, "adapt the top N blocks only (0: all); the frozen blocks below run forward once per example"},
+        {"frozen-cache-mb", 0, TL_OPT_INT, &o.frozen_cache_mb, "CPU, --lora-layers: memory for the frozen blocks' outputs, reused every epoch (0: recompute)"},
         {"merge", 0, TL_OPT_FLAG, &o.merge, "LoRA: also write merged.safetensors (base + best adapter, a full model)"},
         {"batch-size", 'b', TL_OPT_INT, &o.batch_size, "examples per micro-batch (grouped by length, padded to the longest)"},
         {"total-batch", 0, TL_OPT_I64, &o.total_batch, "examples per optimizer step, by gradient accumulation (0: one micro-batch)"},
@@ -75,7 +77,7 @@ int tl_cmd_finetune(int argc, char **argv) {
         tl_errf(&e, "finetune: --device must be cpu or cuda, not '%s'", o.device);
         return tl_cli_fail(&e);
     }
-    tl_lora_config lc = {.rank = rank, .alpha = alpha, .dropout = dropout};
+    tl_lora_config lc = {.rank = rank, .alpha = alpha, .dropout = dropout, .layers = lora_layers};
     if (lora && tl_lora_parse_targets(targets, &lc.targets, &e)) return tl_cli_fail(&e);
     if (!(epochs > 0) && o.steps <= 0) {
         tl_errf(&e, "finetune: --epochs must be > 0 (or give --steps)");

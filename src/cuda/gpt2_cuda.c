@@ -71,7 +71,7 @@ struct tl_cuda_gpt2 {
      * Adapter tensors in a padded layout: A [rp, I] and B [O, rp] with the rank r rounded up to rp,
      * a multiple of 8 (the padding stays zero: zero rows of A, zero columns of B, zero gradients),
      * each tensor at a 128-element boundary, so every cuBLASLt operand is aligned. */
-    int lora, lrank, lrank_pad, n_ltensors;
+    int lora, lfirst, lrank, lrank_pad, n_ltensors; /* lfirst: the lowest adapted block */
     float lscale, ldropout;                        /* alpha / r; dropout probability */
     int *lidx;                                     /* [L][TL_LORA_N_TARGETS]: host tensor index of A, or -1 */
     tl_tensor_info *ltensors;                      /* the host adapter table (shapes, offsets, decay) */
@@ -255,6 +255,7 @@ static int lora_layout(tl_cuda_gpt2 *g, const tl_lora *lo, tl_err *e) {
         return tl_errf(e, "GPU model: the LoRA adapters are for %d layers x %d, the model has %d x %d", lo->model.n_layer,
                        lo->model.n_embd, c->n_layer, c->n_embd);
     g->lora = 1;
+    g->lfirst = lo->first_layer;
     g->lrank = lo->cfg.rank;
     g->lrank_pad = (lo->cfg.rank + 7) / 8 * 8;
     g->lscale = lo->cfg.alpha / (float)lo->cfg.rank;
@@ -663,7 +664,7 @@ static int backward(tl_cuda_gpt2 *g, tl_err *e) {
     KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, lnf), G32(g, lnf + 1), g->scratch, dln,
                                   g->resid + 2 * L * NC, P32(g, lnf), g->lnf_mean, g->lnf_rstd, N, C, s),
        "layernorm_backward");
-    for (int l = L - 1; l >= 0; l--) {
+    for (int l = L - 1; l >= g->lfirst; l--) {
         float *x = g->resid + 2 * l * NC, *r2 = x + NC;
         tl_bf16 *ln1 = g->ln1 + l * NC, *ln2 = g->ln2 + l * NC, *qkv = g->qkv + 3 * l * NC, *atty = g->atty + l * NC;
         tl_bf16 *fch = g->fch + 4 * l * NC, *fchg = g->fchg + (g->o.recompute ? 0 : 4 * l * NC);
@@ -692,8 +693,9 @@ static int backward(tl_cuda_gpt2 *g, tl_err *e) {
         KL(tl_cuda_attention_backward(dqkv, g->dvec, datty, qkv, atty, g->lse + (long)l * N * NH, B, T, C, NH,
                                       g->o.plain_attention, s),
            "attention_backward");
-        /* a frozen base needs no gradient below layer 0's qkv product (the embeddings do not train) */
-        int below = !g->lora || l > 0;
+        /* a frozen base needs no gradient below its lowest adapted block's qkv product (the
+         * embeddings do not train either) */
+        int below = !g->lora || l > g->lfirst;
         if (weight_grad(g, G32(g, LT(l, P_QKVW)), G32(g, LT(l, P_QKVB)), dqkv, ln1, N, C, 3 * C, e) ||
             (below && tl_cuda_linear_backward_input(bl, dln, NULL, dqkv, P16(g, LT(l, P_QKVW)), N, C, 3 * C, s, e)) ||
             lora_backward(g, l, TL_LORA_QKV, below ? dln : NULL, dqkv, ln1, e))

@@ -178,7 +178,9 @@ int tl_batcher_init(tl_batcher *b, const tl_examples *x, int B, uint64_t seed, t
     b->border = tl_calloc(nb, sizeof *b->border, e);
     b->inputs = tl_calloc((size_t)b->B * (size_t)x->max_len, sizeof *b->inputs, e);
     b->targets = tl_calloc((size_t)b->B * (size_t)x->max_len, sizeof *b->targets, e);
-    if (!b->order || !b->sorted || !b->perm || !b->keys || !b->starts || !b->bstart || !b->border || !b->inputs || !b->targets) {
+    b->cur_ids = tl_calloc((size_t)b->B, sizeof *b->cur_ids, e);
+    if (!b->order || !b->sorted || !b->perm || !b->keys || !b->starts || !b->bstart || !b->border || !b->inputs || !b->targets ||
+        !b->cur_ids) {
         tl_batcher_free(b);
         return -1;
     }
@@ -189,7 +191,7 @@ int tl_batcher_init(tl_batcher *b, const tl_examples *x, int B, uint64_t seed, t
 }
 
 void tl_batcher_free(tl_batcher *b) {
-    int **a[] = {&b->order, &b->sorted, &b->perm, &b->starts, &b->bstart, &b->border};
+    int **a[] = {&b->order, &b->sorted, &b->perm, &b->starts, &b->bstart, &b->border, &b->cur_ids};
     for (size_t i = 0; i < sizeof a / sizeof *a; i++) free(*a[i]);
     free(b->keys);
     free(b->inputs);
@@ -207,6 +209,7 @@ static void fill(tl_batcher *b, const int *ids, int n) {
         const tl_example *ex = &x->ex[ids[i]];
         const int32_t *seq = x->tokens + ex->off;
         int32_t *in = b->inputs + (long)i * T, *tg = b->targets + (long)i * T;
+        b->cur_ids[i] = ids[i];
         for (int t = 0; t < T; t++) {
             int real = t < ex->n - 1;
             in[t] = real ? seq[t] : seq[0];

@@ -56,6 +56,7 @@ typedef struct tl_batcher {
     tl_loader_pos pos;   /* epoch, and the next batch index in `shard` */
     int32_t *inputs, *targets; /* [B * max_len] */
     int cur_B, cur_T;    /* shape of the batch last handed out */
+    int *cur_ids;        /* [B]: its example ids, row by row */
     uint64_t padded, real; /* positions handed out with and without padding (efficiency) */
 } tl_batcher;
 

@@ -6,6 +6,7 @@
  * results are bit-identical for any thread count. */
 #include "model/gpt2.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -241,6 +242,16 @@ int tl_gpt2_reserve(tl_gpt2 *m, int B, int T, tl_err *e) {
 }
 
 int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, int B, int T, tl_err *e) {
+    return tl_gpt2_forward_from(m, 0, NULL, inputs, targets, B, T, e);
+}
+
+const float *tl_gpt2_block_input(const tl_gpt2 *m, int l) {
+    long BT = (long)m->acts->B * m->acts->T;
+    return l ? m->acts->res3 + (long)(l - 1) * BT * m->cfg.n_embd : m->acts->encoded;
+}
+
+int tl_gpt2_forward_from(tl_gpt2 *m, int l0, const float *x0, const int32_t *inputs, const int32_t *targets, int B, int T,
+                         tl_err *e) {
     const tl_gpt2_config *c = &m->cfg;
     int C = c->n_embd, NH = c->n_head, V = c->vocab, Vp = c->padded_vocab, L = c->n_layer;
     long BT = (long)B * T;
@@ -259,9 +270,11 @@ int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, i
     if (targets) memcpy(a->targets, targets, sizeof(int32_t) * (size_t)BT);
     else for (long i = 0; i < BT; i++) a->targets[i] = -1;
 
-    tl_encoder_forward(a->encoded, inputs, m->params + m->tensors[0].offset, m->params + m->tensors[1].offset, B, T, C);
-    const float *x = a->encoded;
-    for (int l = 0; l < L; l++) {
+    assert(l0 >= 0 && l0 < L && (l0 == 0) == (x0 == NULL));
+    if (x0) memcpy((float *)tl_gpt2_block_input(m, l0), x0, sizeof(float) * (size_t)(BT * C));
+    else tl_encoder_forward(a->encoded, inputs, m->params + m->tensors[0].offset, m->params + m->tensors[1].offset, B, T, C);
+    const float *x = tl_gpt2_block_input(m, l0);
+    for (int l = l0; l < L; l++) {
         long o = l * BT * C;
         float *ln1 = a->ln1 + o, *qkv = a->qkv + 3 * o, *atty = a->atty + o, *res2 = a->res2 + o, *ln2 = a->ln2 + o;
         float *fch = a->fch + 4 * o, *fchg = a->fch_gelu + 4 * o, *res3 = a->res3 + o;
@@ -340,8 +353,11 @@ int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
     memset(a->dres, 0, sizeof(float) * (size_t)(BT * C));
     tl_layernorm_backward(a->dres, dlnf, dlnf ? dlnf + C : NULL, a->dln, xl, m->params + lnf->offset,
                        a->lnf_mean, a->lnf_rstd, (int)BT, C);
-    /* a->dres is d(loss)/d(residual stream) flowing down through the layers */
-    for (int l = L - 1; l >= 0; l--) {
+    /* a->dres is d(loss)/d(residual stream) flowing down through the layers; a frozen base needs
+     * none below its lowest adapted block's qkv product (the embeddings do not train either) */
+    int lowest = m->lora ? m->lora->first_layer : 0;
+    for (int l = L - 1; l >= lowest; l--) {
+        int below = m->grads || l > lowest;
         long o = l * BT * C;
         const float *x = l ? a->res3 + o - BT * C : a->encoded;
         float *ln1 = a->ln1 + o, *qkv = a->qkv + 3 * o, *atty = a->atty + o, *res2 = a->res2 + o, *ln2 = a->ln2 + o;
@@ -363,6 +379,10 @@ int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
         if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_PROJ, a->datty, a->dres, atty, (int)BT);
         memset(a->dqkv, 0, sizeof(float) * (size_t)(BT * 3 * C));
         tl_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH);
+        if (!below) {
+            if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_QKV, NULL, a->dqkv, ln1, (int)BT);
+            break;
+        }
         memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
         tl_matmul_backward(a->dln, G(m, l, P_QKVW), G(m, l, P_QKVB), a->dqkv, ln1, P(m, l, P_QKVW), (int)BT, C, 3 * C);
         if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_QKV, a->dln, a->dqkv, ln1, (int)BT);

@@ -93,6 +93,14 @@ void tl_gpt2_init_weights(tl_gpt2 *m, uint64_t seed);
  * in m->mean_loss and returns it; with targets NULL returns 0 and only fills the logits.
  * Returns -1 (and sets e) if the activation buffers cannot be allocated. */
 int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, int B, int T, tl_err *e);
+/* tl_gpt2_forward from block l0 on, with x0[B, T, C] the residual stream entering block l0 (for
+ * these inputs: what tl_gpt2_block_input(m, l0) held after a whole forward). The blocks below are
+ * not run and their activations are left stale, so only a backward that stops at l0 may follow:
+ * LoRA whose lowest adapted block is l0 or above. */
+int tl_gpt2_forward_from(tl_gpt2 *m, int l0, const float *x0, const int32_t *inputs, const int32_t *targets, int B, int T,
+                         tl_err *e);
+/* The residual stream entering block l (0 <= l < n_layer), [B, T, C] of the last forward. */
+const float *tl_gpt2_block_input(const tl_gpt2 *m, int l);
 /* Allocates training activations for batches up to B x T now (forwards of any shape within that
  * reuse them), so batches of varying shape do not reallocate. */
 int tl_gpt2_reserve(tl_gpt2 *m, int B, int T, tl_err *e);
@@ -100,8 +108,8 @@ int tl_gpt2_reserve(tl_gpt2 *m, int B, int T, tl_err *e);
 const float *tl_gpt2_logits(const tl_gpt2 *m);
 void tl_gpt2_zero_grad(tl_gpt2 *m);
 /* Accumulates (+=) scale * d(mean_loss)/d(params) of the last forward (which had targets) into
- * m->grads (or, with LoRA, into m->lora->grads); gradient accumulation over k micro-batches
- * passes scale = 1/k. */
+ * m->grads (or, with LoRA, into m->lora->grads, going no lower than its lowest adapted block);
+ * gradient accumulation over k micro-batches passes scale = 1/k. */
 int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e);
 
 /* KV-cached inference on one sequence, one token at a time. */

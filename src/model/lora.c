@@ -43,11 +43,14 @@ int tl_lora_init(tl_lora *lo, const tl_gpt2_config *c, const tl_lora_config *lc,
     if (!(lc->dropout >= 0 && lc->dropout < 1)) return tl_errf(e, "--lora-dropout %g must be in [0, 1)", (double)lc->dropout);
     if (!(lc->alpha > 0)) return tl_errf(e, "--lora-alpha %g must be > 0", (double)lc->alpha);
     if (!(lc->targets & 15)) return tl_errf(e, "LoRA: no target module, so LoRA would train nothing");
+    if (lc->layers < 0 || lc->layers > c->n_layer)
+        return tl_errf(e, "--lora-layers %d must be in 0..%d (0: every block)", lc->layers, c->n_layer);
     lo->cfg = *lc;
     lo->model = *c;
+    lo->first_layer = lc->layers ? c->n_layer - lc->layers : 0;
     int per = 0, r = lc->rank, C = c->n_embd;
     for (int t = 0; t < TL_LORA_N_TARGETS; t++) per += (lc->targets >> t) & 1;
-    lo->n_tensors = 2 * per * c->n_layer;
+    lo->n_tensors = 2 * per * (c->n_layer - lo->first_layer);
     lo->tensors = tl_calloc((size_t)lo->n_tensors, sizeof *lo->tensors, e);
     lo->index = tl_calloc((size_t)c->n_layer * TL_LORA_N_TARGETS, sizeof *lo->index, e);
     if (!lo->tensors || !lo->index) {
@@ -59,7 +62,7 @@ int tl_lora_init(tl_lora *lo, const tl_gpt2_config *c, const tl_lora_config *lc,
     for (int l = 0; l < c->n_layer; l++)
         for (int t = 0; t < TL_LORA_N_TARGETS; t++) {
             lo->index[l * TL_LORA_N_TARGETS + t] = -1;
-            if (!(lc->targets & (1u << t))) continue;
+            if (!(lc->targets & (1u << t)) || l < lo->first_layer) continue;
             lo->index[l * TL_LORA_N_TARGETS + t] = k;
             int dims[2][2] = {{r, target_in[t] * C}, {target_out[t] * C, r}};
             for (int ab = 0; ab < 2; ab++, k++) {
@@ -166,7 +169,7 @@ void tl_lora_backward(tl_lora *lo, int l, tl_lora_target t, float *dinp, const f
     for (long i = 0; i < (long)BT * r; i++) du[i] *= s;
     int drop = lo->train && lo->cfg.dropout > 0;
     const float *xd = dropped(lo, l, t, inp, (long)BT * I); /* recomputed into lo->xd */
-    if (!drop) {
+    if (!drop || !dinp) {
         tl_matmul_backward(dinp, dA, NULL, du, xd, A, BT, I, r);
         return;
     }

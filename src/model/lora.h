@@ -23,6 +23,7 @@ typedef struct tl_lora_config {
     int rank;
     float alpha, dropout;
     unsigned targets; /* bit (1 << tl_lora_target) for each adapted layer kind */
+    int layers;       /* adapted blocks: the top `layers` of the model; 0: all of them */
 } tl_lora_config;
 
 /* Comma-separated target names (attn.qkv, attn.proj, mlp.fc, mlp.proj, or the groups attn, mlp,
@@ -37,6 +38,7 @@ typedef struct tl_lora {
     int n_tensors;
     tl_tensor_info *tensors; /* A then B for each adapted (layer, target), layer-major */
     int *index;              /* [n_layer][TL_LORA_N_TARGETS]: tensor index of A, or -1 */
+    int first_layer;         /* lowest adapted block: below it the model is frozen whole */
     size_t n_params;
     float *params, *grads;
     int train;               /* dropout on (training forward) or off (eval) */
@@ -47,7 +49,7 @@ typedef struct tl_lora {
     float *xd, *tmp;         /* [BT, 4C], [BT, 4C + r] */
 } tl_lora;
 
-/* Allocates adapters for model shape c; params zero until tl_lora_init_weights or a load. */
+/* Allocates adapters for model shape c (cfg.layers 0..n_layer); params zero until tl_lora_init_weights or a load. */
 int tl_lora_init(tl_lora *lo, const tl_gpt2_config *c, const tl_lora_config *lc, tl_err *e);
 void tl_lora_free(tl_lora *lo);
 void tl_lora_init_weights(tl_lora *lo, uint64_t seed);
@@ -57,7 +59,8 @@ int tl_lora_reserve(tl_lora *lo, long BT, tl_err *e);
 
 /* out[BT, O] += the adapter of (layer l, target t) applied to inp[BT, I]; no-op if not adapted. */
 void tl_lora_forward(tl_lora *lo, int l, tl_lora_target t, float *out, const float *inp, int BT);
-/* Given dout[BT, O] of that forward: dinp[BT, I] += ..., and A, B gradients accumulate (+=). */
+/* Given dout[BT, O] of that forward: dinp[BT, I] += ... (unless dinp is NULL), and A, B gradients
+ * accumulate (+=). */
 void tl_lora_backward(tl_lora *lo, int l, tl_lora_target t, float *dinp, const float *dout, const float *inp, int BT);
 
 /* W += (alpha / r) B A for every adapted weight of m (same shape): the adapter folded in. */

@@ -74,6 +74,7 @@ int tl_ckpt_write(const char *path, const tl_gpt2 *m, const tl_adamw *opt, const
         META("lora_alpha", "%.9g", (double)lo->cfg.alpha);
         META("lora_dropout", "%.9g", (double)lo->cfg.dropout);
         META("lora_targets", "%s", targets);
+        if (lo->cfg.layers) META("lora_layers", "%d", lo->cfg.layers); /* absent: every block (older files too) */
         META("base_hash", "%016" PRIx64, tl_ckpt_model_hash(m));
     }
 #undef META
@@ -266,8 +267,8 @@ int tl_ckpt_load(const char *path, tl_gpt2 *m, tl_adamw *opt, tl_train_state *st
 }
 
 /* The adapter settings from their metadata strings, each parsed whole (tl_lora_init checks the ranges). */
-static int lora_config(const char *rank, const char *alpha, const char *drop, const char *targets, const char *file,
-                       tl_lora_config *lc, tl_err *e) {
+static int lora_config(const char *rank, const char *alpha, const char *drop, const char *targets, const char *layers,
+                       const char *file, tl_lora_config *lc, tl_err *e) {
     char *end;
     errno = 0;
     long r = strtol(rank, &end, 10);
@@ -279,6 +280,13 @@ static int lora_config(const char *rank, const char *alpha, const char *drop, co
     lc->dropout = strtof(drop, &end);
     if (!*drop || *end) return tl_errf(e, "%s: metadata 'lora_dropout' = '%s' is not a number", file, drop);
     if (tl_lora_parse_targets(targets, &lc->targets, e)) return tl_err_wrap(e, "%s", file);
+    if (layers) {
+        errno = 0;
+        long n = strtol(layers, &end, 10);
+        if (!*layers || *end || errno || n < 1 || n > INT32_MAX)
+            return tl_errf(e, "%s: metadata 'lora_layers' = '%s' is not a block count", file, layers);
+        lc->layers = (int)n;
+    }
     return 0;
 }
 
@@ -303,7 +311,7 @@ int tl_ckpt_load_adapter(const char *path, const tl_gpt2 *m, tl_lora *lo, tl_ada
                      v[K_N_LAYER], v[K_N_HEAD], v[K_N_EMBD], c->n_layer, c->n_head, c->n_embd);
     else if (strcmp(hash, mine))
         rc = tl_errf(e, "%s: adapter was trained on a different base model (base_hash %s, this base %s)", file, hash, mine);
-    else if (lora_config(rank, alpha, drop, targets, file, &lc, e)) rc = -1;
+    else if (lora_config(rank, alpha, drop, targets, tl_st_meta(&f, "lora_layers"), file, &lc, e)) rc = -1;
     if (!rc) {
         if (tl_lora_init(lo, c, &lc, e)) rc = tl_err_wrap(e, "%s", file);
         else {

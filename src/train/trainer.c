@@ -81,6 +81,11 @@ typedef struct trainer {
     tl_jsonl log;
     struct tl_cuda_gpt2 *gpu; /* device "cuda": the model on the GPU (NULL on the CPU) */
     int ft_T;                 /* fine-tuning: the longest batch's length (longest example - 1) */
+    /* CPU LoRA above frozen blocks: each train example's input to the lowest adapted block */
+    float *frozen;            /* [sum over examples of (tokens - 1) x C], frozen_off[i] into it */
+    size_t *frozen_off;
+    unsigned char *frozen_have; /* [examples]: that example's rows are filled */
+    float *frozen_x;          /* [B, longest, C]: a batch's inputs to that block */
     double gpu_peak, flops_per_token; /* for the MFU: the device's dense bf16 peak, 6N + 12LCT */
 } trainer;
 
@@ -196,6 +201,67 @@ static int open_log(trainer *t, int have_ckpt, tl_err *e) {
     return tl_jsonl_open(&t->log, logpath, have_ckpt, e);
 }
 
+/* The frozen blocks' cache (see trainer.h), when o->frozen_cache_mb holds every train example's
+ * rows; otherwise a note, and each forward runs every block. */
+static int frozen_cache_init(trainer *t, tl_err *e) {
+    const tl_examples *x = t->o->ft_train;
+    size_t C = (size_t)t->m.cfg.n_embd, rows = 0;
+    for (int i = 0; i < x->n; i++) rows += (size_t)x->ex[i].n - 1;
+    double mib = (double)(rows * C * sizeof(float)) / (1 << 20);
+    int l0 = t->lora.first_layer;
+    if (mib > t->o->frozen_cache_mb) {
+        fprintf(stderr, "frozen blocks 0..%d: their outputs would take %.0f MiB, more than --frozen-cache-mb %d: recomputed every step\n",
+                l0 - 1, mib, t->o->frozen_cache_mb);
+        return 0;
+    }
+    t->frozen = tl_calloc(rows * C, sizeof(float), e);
+    t->frozen_off = tl_calloc((size_t)x->n, sizeof(size_t), e);
+    t->frozen_have = tl_calloc((size_t)x->n, 1, e);
+    t->frozen_x = tl_calloc((size_t)t->ft.B * (size_t)t->ft_T * C, sizeof(float), e);
+    if (!t->frozen || !t->frozen_off || !t->frozen_have || !t->frozen_x) return -1;
+    for (int i = 1; i < x->n; i++) t->frozen_off[i] = t->frozen_off[i - 1] + ((size_t)x->ex[i - 1].n - 1) * C;
+    fprintf(stderr, "frozen blocks 0..%d: each example's output kept (%.0f MiB) and reused after its first pass\n", l0 - 1, mib);
+    return 0;
+}
+
+static void frozen_cache_free(trainer *t) {
+    free(t->frozen);
+    free(t->frozen_off);
+    free(t->frozen_have);
+    free(t->frozen_x);
+}
+
+/* The forward of the fine-tuning batch just handed out: from the lowest adapted block when the
+ * cache holds every example of the batch (padding rows zero: causal attention keeps them out of
+ * the real rows, and they carry no target), otherwise whole, filling the cache. */
+static int ft_forward(trainer *t, tl_err *e) {
+    const tl_batcher *b = &t->ft;
+    if (!t->frozen) return tl_gpt2_forward(&t->m, b->inputs, b->targets, b->cur_B, b->cur_T, e);
+    const tl_examples *x = t->o->ft_train;
+    size_t C = (size_t)t->m.cfg.n_embd, T = (size_t)b->cur_T;
+    int l0 = t->lora.first_layer, hit = 1;
+    for (int i = 0; i < b->cur_B; i++) hit &= t->frozen_have[b->cur_ids[i]];
+    if (hit) {
+        for (int i = 0; i < b->cur_B; i++) {
+            int id = b->cur_ids[i];
+            size_t n = ((size_t)x->ex[id].n - 1) * C;
+            float *row = t->frozen_x + (size_t)i * T * C;
+            memcpy(row, t->frozen + t->frozen_off[id], sizeof(float) * n);
+            memset(row + n, 0, sizeof(float) * (T * C - n));
+        }
+        return tl_gpt2_forward_from(&t->m, l0, t->frozen_x, b->inputs, b->targets, b->cur_B, b->cur_T, e);
+    }
+    if (tl_gpt2_forward(&t->m, b->inputs, b->targets, b->cur_B, b->cur_T, e)) return -1;
+    const float *in = tl_gpt2_block_input(&t->m, l0);
+    for (int i = 0; i < b->cur_B; i++) {
+        int id = b->cur_ids[i];
+        if (t->frozen_have[id]) continue;
+        memcpy(t->frozen + t->frozen_off[id], in + (size_t)i * T * C, sizeof(float) * ((size_t)x->ex[id].n - 1) * C);
+        t->frozen_have[id] = 1;
+    }
+    return 0;
+}
+
 static int setup_ft(trainer *t, int have_ckpt, const char *latest, tl_err *e) {
     const tl_train_opts *o = t->o;
     tl_train_state base_st;
@@ -209,8 +275,10 @@ static int setup_ft(trainer *t, int have_ckpt, const char *latest, tl_err *e) {
     if (o->lora) {
         if (have_ckpt) {
             if (tl_ckpt_load_adapter(latest, &t->m, &t->lora, &t->opt, &t->st, e)) return -1;
-            if (t->lora.cfg.rank != o->lora->rank || t->lora.cfg.targets != o->lora->targets || t->lora.cfg.alpha != o->lora->alpha)
-                return tl_errf(e, "%s: the adapter was started with other --lora-rank/--lora-alpha/--lora-targets; resume with the same", latest);
+            if (t->lora.cfg.rank != o->lora->rank || t->lora.cfg.targets != o->lora->targets ||
+                t->lora.cfg.alpha != o->lora->alpha || t->lora.cfg.layers != o->lora->layers)
+                return tl_errf(e, "%s: the adapter was started with other --lora-rank/--lora-alpha/--lora-targets/--lora-layers; "
+                                  "resume with the same", latest);
         } else {
             if (tl_lora_init(&t->lora, &t->m.cfg, o->lora, e)) return -1;
             tl_lora_init_weights(&t->lora, (uint64_t)o->seed);
@@ -242,8 +310,12 @@ static int setup_ft(trainer *t, int have_ckpt, const char *latest, tl_err *e) {
         if (tl_batcher_init(&t->ft_val, o->ft_val, o->batch_size, 0, e)) return -1;
         t->have_val = 1;
     }
-    char targets[64] = "";
+    if (!on_gpu && o->lora && t->lora.first_layer > 0 && frozen_cache_init(t, e)) return -1;
+    char targets[96] = "";
     if (o->lora) tl_lora_targets_str(o->lora->targets, targets, sizeof targets);
+    if (o->lora && t->lora.first_layer > 0)
+        snprintf(targets + strlen(targets), sizeof targets - strlen(targets), " of blocks %d..%d", t->lora.first_layer,
+                 t->m.cfg.n_layer - 1);
     fprintf(stderr,
             "model: %s  layers %d  heads %d  embd %d  ctx %d  vocab %d  params %.2fM\n"
             "fine-tuning: %s%s%s, trainable %zu parameters (%.3f%% of %.2fM)\n"
@@ -494,7 +566,7 @@ static int train_loop(trainer *t, tl_err *e) {
                     t->lora.train = 1;
                     t->lora.drop_seed = tl_rng_u64(&t->rng);
                 }
-                if (tl_gpt2_forward(&t->m, t->ft.inputs, t->ft.targets, t->ft.cur_B, t->ft.cur_T, e)) return -1;
+                if (ft_forward(t, e)) return -1;
             } else {
                 tl_loader_next(&t->train);
                 if (tl_gpt2_forward(&t->m, t->train.inputs, t->train.targets, o->batch_size, o->seq_len, e)) return -1;
@@ -592,6 +664,7 @@ int tl_train(const tl_train_opts *o, tl_err *e) {
     tl_batcher_free(&t.ft_val);
     t.m.lora = NULL;
     tl_lora_free(&t.lora);
+    frozen_cache_free(&t);
     tl_adamw_free(&t.opt);
     tl_gpt2_free(&t.m);
 #ifdef TL_HAVE_CUDA

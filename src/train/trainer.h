@@ -6,7 +6,10 @@
  * Fine-tuning starts from `base` and trains every weight, or only LoRA adapters (`lora`), with the
  * loss on response tokens. Each eval that improves the val loss writes best.safetensors (the model
  * without optimizer state, or the adapter); `patience` evals without improvement stop the run. With
- * LoRA and `merge`, merged.safetensors gets the base with the best adapter folded in.
+ * LoRA and `merge`, merged.safetensors gets the base with the best adapter folded in. LoRA on the
+ * top blocks only (lora->layers) leaves the blocks below frozen whole: on the CPU their output for
+ * each train example is computed in its first epoch and reused after (frozen_cache_mb), and the
+ * backward stops at the lowest adapted block.
  *
  * Output directory: step_XXXXXXXX.safetensors + latest (checkpoint.h), metrics.jsonl with one
  * object per line: {"type":"train","step","loss","lr","grad_norm"}, {"type":"val","step",
@@ -47,6 +50,8 @@ typedef struct tl_train_opts {
     const tl_lora_config *lora;           /* NULL: full fine-tuning */
     int patience;              /* evals without a better val loss before stopping; 0: never */
     int merge;                 /* LoRA: also write merged.safetensors */
+    int frozen_cache_mb;       /* CPU LoRA on the top blocks: keep each train example's input to the
+                                * lowest adapted block (MiB at most; 0: off), reused every epoch */
     /* device: NULL or "cpu", or "cuda" (src/cuda: bf16, fp32 master weights; fine-tuning, full or
      * LoRA, on one GPU) */
     const char *device;
