@@ -20,13 +20,18 @@ static double loss(tl_gpt2 *m) {
     return m->mean_loss;
 }
 
+/* A model of `shape` (context 8, vocabulary 11) initialised from `seed`; its config in *cfg. */
+static void model_make(tl_gpt2 *m, tl_gpt2_config *cfg, const char *shape, uint64_t seed) {
+    tl_err e;
+    CHECK(tl_gpt2_config_make(cfg, shape, 8, 11, &e) == 0 && tl_gpt2_init(m, cfg, &e) == 0, "%s", e.msg);
+    tl_gpt2_init_weights(m, seed);
+}
+
 static void test_grad(float dropout) {
     tl_gpt2_config cfg;
     tl_err e;
-    CHECK(tl_gpt2_config_make(&cfg, "2x2x8", 8, 11, &e) == 0, "%s", e.msg);
     tl_gpt2 m;
-    tl_gpt2_init(&m, &cfg, &e);
-    tl_gpt2_init_weights(&m, 3);
+    model_make(&m, &cfg, "2x2x8", 3);
     tl_lora lo;
     tl_lora_config lc = {.rank = 2, .alpha = 4, .dropout = dropout, .targets = 15};
     CHECK(tl_lora_init(&lo, &cfg, &lc, &e) == 0, "%s", e.msg);
@@ -75,10 +80,8 @@ static void test_grad(float dropout) {
 static void test_top(float dropout, int layers) {
     tl_gpt2_config cfg;
     tl_err e;
-    CHECK(tl_gpt2_config_make(&cfg, "3x2x8", 8, 11, &e) == 0, "%s", e.msg);
     tl_gpt2 m;
-    tl_gpt2_init(&m, &cfg, &e);
-    tl_gpt2_init_weights(&m, 3);
+    model_make(&m, &cfg, "3x2x8", 3);
     tl_lora all, top;
     tl_lora_config la = {.rank = 2, .alpha = 4, .dropout = dropout, .targets = 15}, lt = la;
     lt.layers = layers;
@@ -126,10 +129,8 @@ static void test_top(float dropout, int layers) {
 static void test_fresh_and_merge(void) {
     tl_gpt2_config cfg;
     tl_err e;
-    tl_gpt2_config_make(&cfg, "2x2x8", 8, 11, &e);
     tl_gpt2 m;
-    tl_gpt2_init(&m, &cfg, &e);
-    tl_gpt2_init_weights(&m, 5);
+    model_make(&m, &cfg, "2x2x8", 5);
     double base = loss(&m);
     tl_lora lo;
     tl_lora_config lc = {.rank = 4, .alpha = 8, .dropout = 0.1f, .targets = 15};
