@@ -12,6 +12,8 @@
 static const char *target_name[TL_LORA_N_TARGETS] = {"attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"};
 static const int target_in[TL_LORA_N_TARGETS] = {1, 1, 1, 4}, target_out[TL_LORA_N_TARGETS] = {3, 1, 4, 1}; /* x C */
 
+static long mask_words(long n) { return (n + 63) / 64; }
+
 int tl_lora_parse_targets(const char *s, unsigned *targets, tl_err *e) {
     *targets = 0;
     while (*s) {
@@ -95,6 +97,7 @@ void tl_lora_free(tl_lora *lo) {
     free(lo->u);
     free(lo->xd);
     free(lo->tmp);
+    free(lo->mask);
     memset(lo, 0, sizeof *lo);
 }
 
@@ -115,15 +118,17 @@ int tl_lora_reserve(tl_lora *lo, long BT, tl_err *e) {
     free(lo->u);
     free(lo->xd);
     free(lo->tmp);
-    size_t C4 = 4 * (size_t)lo->model.n_embd;
-    lo->u = tl_calloc((size_t)lo->model.n_layer * TL_LORA_N_TARGETS * (size_t)BT * (size_t)lo->cfg.rank, sizeof(float), e);
+    free(lo->mask);
+    size_t C4 = 4 * (size_t)lo->model.n_embd, slots = (size_t)lo->model.n_layer * TL_LORA_N_TARGETS;
+    lo->u = tl_calloc(slots * (size_t)BT * (size_t)lo->cfg.rank, sizeof(float), e);
     lo->xd = tl_calloc((size_t)BT * C4, sizeof(float), e);
     lo->tmp = tl_calloc((size_t)BT * (C4 + (size_t)lo->cfg.rank), sizeof(float), e);
-    lo->bt_cap = lo->u && lo->xd && lo->tmp ? BT : 0;
+    lo->mask = lo->cfg.dropout > 0 ? tl_calloc(slots * mask_words(BT * (long)C4), sizeof(uint64_t), e) : NULL;
+    lo->bt_cap = lo->u && lo->xd && lo->tmp && (lo->mask || lo->cfg.dropout == 0) ? BT : 0;
     return lo->bt_cap ? 0 : -1;
 }
 
-/* Dropout keep-mask of element i of (l, t): a hash, so forward and backward agree. */
+/* Dropout keep-mask of element i of (l, t): a hash of the micro-batch's seed. */
 static int keep(const tl_lora *lo, int l, int t, long i) {
     uint64_t z = lo->drop_seed ^ ((uint64_t)(l * TL_LORA_N_TARGETS + t) << 48) ^ (uint64_t)i;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -132,12 +137,29 @@ static int keep(const tl_lora *lo, int l, int t, long i) {
     return (float)(z >> 40) / 16777216.0f >= lo->cfg.dropout;
 }
 
-/* dropout(inp) into lo->xd, or inp itself when dropout is off. */
-static const float *dropped(tl_lora *lo, int l, int t, const float *inp, long n) {
+/* The keep bits of (l, t): element i is bit i % 64 of word i / 64. */
+static uint64_t *mask_of(tl_lora *lo, int l, int t) {
+    return lo->mask + (size_t)(l * TL_LORA_N_TARGETS + t) * mask_words(lo->bt_cap * 4L * lo->model.n_embd);
+}
+
+/* dropout(inp) into lo->xd, or inp itself when dropout is off. The forward (`fresh`) hashes the
+ * keep bits into the mask; the backward rebuilds xd from them. */
+static const float *dropped(tl_lora *lo, int l, int t, const float *inp, long n, int fresh) {
     if (!lo->train || lo->cfg.dropout == 0) return inp;
     float s = 1.0f / (1.0f - lo->cfg.dropout);
+    uint64_t *mask = mask_of(lo, l, t);
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) lo->xd[i] = keep(lo, l, t, i) ? inp[i] * s : 0.0f;
+    for (long w = 0; w < mask_words(n); w++) {
+        long i0 = w * 64, i1 = i0 + 64 < n ? i0 + 64 : n;
+        uint64_t bits = 0;
+        if (fresh) {
+            for (long i = i0; i < i1; i++) bits |= (uint64_t)keep(lo, l, t, i) << (i - i0);
+            mask[w] = bits;
+        } else {
+            bits = mask[w];
+        }
+        for (long i = i0; i < i1; i++) lo->xd[i] = bits >> (i - i0) & 1 ? inp[i] * s : 0.0f;
+    }
     return lo->xd;
 }
 
@@ -147,11 +169,9 @@ void tl_lora_forward(tl_lora *lo, int l, tl_lora_target t, float *out, const flo
     int r = lo->cfg.rank, I = target_in[t] * lo->model.n_embd, O = target_out[t] * lo->model.n_embd;
     const float *A = lo->params + lo->tensors[k].offset, *B = lo->params + lo->tensors[k + 1].offset;
     float *u = lo->u + ((long)l * TL_LORA_N_TARGETS + t) * BT * r, s = lo->cfg.alpha / (float)r;
-    tl_matmul_forward(u, dropped(lo, l, t, inp, (long)BT * I), A, NULL, BT, I, r);
+    tl_matmul_forward(u, dropped(lo, l, t, inp, (long)BT * I, 1), A, NULL, BT, I, r);
     for (long i = 0; i < (long)BT * r; i++) u[i] *= s;
-    tl_matmul_forward(lo->tmp, u, B, NULL, BT, r, O);
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long)BT * O; i++) out[i] += lo->tmp[i];
+    tl_matmul_strided(out, O, u, r, 1, B, 1, r, BT, O, r, TL_MM_FULL, 0); /* out += u B^T */
 }
 
 /* With u = s * xd A^T (saved) and out += u B^T:  dB += dout^T u,  du = s * dout B,
@@ -168,7 +188,7 @@ void tl_lora_backward(tl_lora *lo, int l, tl_lora_target t, float *dinp, const f
     tl_matmul_backward(du, dB, NULL, dout, u, B, BT, r, O);
     for (long i = 0; i < (long)BT * r; i++) du[i] *= s;
     int drop = lo->train && lo->cfg.dropout > 0;
-    const float *xd = dropped(lo, l, t, inp, (long)BT * I); /* recomputed into lo->xd */
+    const float *xd = dropped(lo, l, t, inp, (long)BT * I, 0); /* rebuilt into lo->xd */
     if (!drop || !dinp) {
         tl_matmul_backward(dinp, dA, NULL, du, xd, A, BT, I, r);
         return;
@@ -177,9 +197,10 @@ void tl_lora_backward(tl_lora *lo, int l, tl_lora_target t, float *dinp, const f
     memset(dxd, 0, sizeof(float) * (size_t)BT * (size_t)I);
     tl_matmul_backward(dxd, dA, NULL, du, xd, A, BT, I, r);
     float sc = 1.0f / (1.0f - lo->cfg.dropout);
+    const uint64_t *mask = mask_of(lo, l, t);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < (long)BT * I; i++)
-        if (keep(lo, l, t, i)) dinp[i] += dxd[i] * sc;
+        if (mask[i / 64] >> (i % 64) & 1) dinp[i] += dxd[i] * sc;
 }
 
 void tl_lora_merge(const tl_lora *lo, tl_gpt2 *m) {

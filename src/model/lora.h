@@ -7,7 +7,8 @@
  * (h.3.attn.qkv.lora_a), live in one buffer with their own tensor table (the same tl_tensor_info
  * as the model's, so AdamW and safetensors handle them unchanged), and start as A ~ U(+-1/sqrt(I)),
  * B = 0, so a fresh adapter leaves the model unchanged. Dropout masks are a hash of (drop_seed,
- * layer, target, element): the backward recomputes them, and a run is reproducible from its seed. */
+ * layer, target, element), kept as bits from the forward for the backward: a run is reproducible
+ * from its seed. */
 #ifndef TL_MODEL_LORA_H
 #define TL_MODEL_LORA_H
 
@@ -47,6 +48,7 @@ typedef struct tl_lora {
     long bt_cap;
     float *u;                /* [n_layer][targets][BT, r]: (alpha / r) dropout(inp) A^T */
     float *xd, *tmp;         /* [BT, 4C], [BT, 4C + r] */
+    uint64_t *mask;          /* [n_layer][targets][BT * 4C / 64]: the training forward's keep bits (dropout > 0) */
 } tl_lora;
 
 /* Allocates adapters for model shape c (cfg.layers 0..n_layer); params zero until tl_lora_init_weights or a load. */
