@@ -14,7 +14,8 @@
 #      label-likelihood accuracy of the GPU models;
 #   7. (sweep) GPU fine-tunes on the SWEEP_TASK task (default gesture), one per line of SWEEP_LIST
 #      (default scripts/sweep-gesture.txt: `name numbers model-to-score finetune-flags...`, where
-#      numbers is the rendering tasks/SWEEP_TASK.task gets for that run: keep, minmax:L, ...), each scored on
+#      numbers is the rendering tasks/SWEEP_TASK.task gets for that run: keep, minmax:L, ..., a +
+#      for a space: minmax:10+spaced), each scored on
 #      validation.csv (`tinyllm eval`, label likelihood, SWEEP_EVAL_T threads, SWEEP_EVAL_S seconds at
 #      most) while the next trains; the runs named in SWEEP_KEEP bring their best.safetensors back;
 #   8. (breathe) breathing rate from synthetic rows only (`tinyllm synth breathing`, 20,000 rows, 3
@@ -180,7 +181,7 @@ sw=("${TOK[@]}" --base $F/base.safetensors --train $G/train.csv --val $G/validat
     --eval-every 51 --ckpt-every 100000 --device cuda)
 score() { timeout ${SWEEP_EVAL_S:-120} "$BIN/tinyllm" eval "${TOK[@]}" -m $W/$1/$3 --task $W/$1.task --data $G/validation.csv --mode likelihood -t ${SWEEP_EVAL_T:-12} -q \
             > $W/$1.eval 2>&1; echo "$ST $1 ($2, $3): $(grep -m1 -E 'accuracy' $W/$1.eval) | $(grep -E '^best val' $W/$1.log)" | tee -a "$SUM"; }
-sweep_run() { local name=$1 num=$2 pick=$3; shift 3; sed "s/^numbers = .*/numbers = $num/" tasks/$ST.task > $W/$name.task
+sweep_run() { local name=$1 num=${2//+/ } pick=$3; shift 3; sed "s/^numbers = .*/numbers = $num/" tasks/$ST.task > $W/$name.task
               timeout ${SWEEP_RUN_S:-60} "$BIN/tinyllm" finetune "${sw[@]}" --task $W/$name.task "$@" -o $W/$name > $W/$name.log 2>&1
               echo "$name exit $? $(grep -E '^train:' $W/$name.log | tail -1)" | tee -a "$SUM"; score $name "$num" $pick & sw_pids+=($!); }
 S0=$(date +%s); sw_pids=()

@@ -63,8 +63,12 @@ int main(void) {
     numbers("minmax:10", "7 7 7\nnone here\n", "0 0 0\nnone here\n");
     numbers("minmax:2", "h2o 3rd 10 20", "h2o 3rd 0 1");
     numbers("minmax:10", "x 1e999 5", "x 0 0"); /* an infinite range: NaN levels print as 0 */
+    /* spaced: only a gap of , ; space tab between two numbers of one line becomes one space */
+    numbers("minmax:10 spaced", "Proximity: [253, 255, 0, 128]\nRed: [40,20 ;\t30]", "Proximity: [9 9 0 5]\nRed: [9 0 5]");
+    numbers("keep spaced", "a 1.5,  -2;3 and 4,\n5, x, 6", "a 1.5 -2 3 and 4,\n5, x, 6");
+    numbers("round:0 spaced", "[1.4, 2.6], [3, 4]", "[1 3], [3 4]");
     {
-        const char *spell[] = {"keep", "round:3", "scale:2.5", "minmax:10"};
+        const char *spell[] = {"keep", "round:3", "scale:2.5", "minmax:10", "keep spaced", "scale:0.001 spaced", "minmax:10 spaced"};
         for (size_t i = 0; i < sizeof spell / sizeof *spell; i++) {
             tl_numfmt f;
             char back[32] = "";
@@ -91,6 +95,8 @@ int main(void) {
         {"bad numbers", "numbers = round:x\n", "round:N needs N"},
         {"unknown numbers", "numbers = fancy\n", "must be keep, round:N, scale:K or minmax:L"},
         {"one level", "numbers = minmax:1\n", "minmax:L needs L in 2..1000"},
+        {"spaced alone", "numbers = spaced\n", "must be keep, round:N, scale:K or minmax:L (then"},
+        {"spaced first", "numbers = spaced minmax:10\n", "not 'spaced minmax:10'"},
         {"key twice", "input_column = a\ninput_column = b\n", "t_bad.task:2: 'input_column' is set twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

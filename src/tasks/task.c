@@ -50,9 +50,15 @@ static int parse_labels(tl_task *t, const char *v, const char *where, tl_err *e)
     return 0;
 }
 
-int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err *e) {
-    char *end;
+/* Parses `<mode>` or `<mode> spaced` (see task.h). */
+int tl_task_parse_numbers(tl_numfmt *f, const char *spec, const char *where, tl_err *e) {
+    char *end, v[64];
     memset(f, 0, sizeof *f);
+    size_t n = strlen(spec);
+    if (n > 7 && !strcmp(spec + n - 7, " spaced")) f->spaced = 1, n -= 7;
+    if (n >= sizeof v) n = 0; /* matches no mode below */
+    memcpy(v, spec, n);
+    v[n] = 0;
     if (!strcmp(v, "keep")) f->mode = TL_NUM_KEEP;
     else if (!strncmp(v, "round:", 6)) {
         long d = strtol(v + 6, &end, 10);
@@ -69,16 +75,17 @@ int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err
         if (end == v + 7 || *end || l < 2 || l > 1000) return tl_errf(e, "%s: numbers = minmax:L needs L in 2..1000", where);
         f->mode = TL_NUM_MINMAX;
         f->levels = (int)l;
-    } else return tl_errf(e, "%s: numbers must be keep, round:N, scale:K or minmax:L, not '%s'", where, v);
+    } else return tl_errf(e, "%s: numbers must be keep, round:N, scale:K or minmax:L (then optionally ' spaced'), not '%s'", where, spec);
     return 0;
 }
 
 void tl_task_numbers_spell(const tl_numfmt *f, char out[32]) {
+    const char *sp = f->spaced ? " spaced" : "";
     switch (f->mode) {
-    case TL_NUM_KEEP: snprintf(out, 32, "keep"); break;
-    case TL_NUM_ROUND: snprintf(out, 32, "round:%d", f->digits); break;
-    case TL_NUM_SCALE: snprintf(out, 32, "scale:%.9g", f->scale); break;
-    case TL_NUM_MINMAX: snprintf(out, 32, "minmax:%d", f->levels); break;
+    case TL_NUM_KEEP: snprintf(out, 32, "keep%s", sp); break;
+    case TL_NUM_ROUND: snprintf(out, 32, "round:%d%s", f->digits, sp); break;
+    case TL_NUM_SCALE: snprintf(out, 32, "scale:%.9g%s", f->scale, sp); break;
+    case TL_NUM_MINMAX: snprintf(out, 32, "minmax:%d%s", f->levels, sp); break;
     }
 }
 
@@ -222,8 +229,17 @@ static int line_range(const char *s, size_t n, double *lo, double *hi, tl_err *e
     return 0;
 }
 
+/* 1 when s[i, j) separates two numbers of a line: only commas, semicolons, spaces and tabs. */
+static int separator(const char *s, size_t i, size_t j) {
+    if (i == j) return 0;
+    for (; i < j; i++)
+        if (s[i] != ',' && s[i] != ';' && s[i] != ' ' && s[i] != '\t') return 0;
+    return 1;
+}
+
 int tl_task_numbers(const tl_numfmt *f, const char *s, size_t n, tl_buf *out, tl_err *e) {
-    if (f->mode == TL_NUM_KEEP) return tl_buf_append(out, s, n, e);
+    if (f->mode == TL_NUM_KEEP && !f->spaced) return tl_buf_append(out, s, n, e);
+    int after_number = 0; /* lit is where the last number ended */
     size_t lit = 0, eol = 0;
     double lo = 0, hi = 0;
     for (size_t i = 0; i < n;) {
@@ -237,7 +253,15 @@ int tl_task_numbers(const tl_numfmt *f, const char *s, size_t n, tl_buf *out, tl
             i++;
             continue;
         }
-        if (tl_buf_append(out, s + lit, i - lit, e)) return -1;
+        if (f->spaced && after_number && separator(s, lit, i) ? tl_buf_append(out, " ", 1, e)
+                                                              : tl_buf_append(out, s + lit, i - lit, e))
+            return -1;
+        after_number = 1;
+        if (f->mode == TL_NUM_KEEP) {
+            if (tl_buf_append(out, s + i, k, e)) return -1;
+            lit = i += k;
+            continue;
+        }
         /* a double prints in at most 1 + 309 + 1 + 9 characters (sign, integer digits, point,
          * round:9 decimals) */
         char txt[400];

@@ -10,10 +10,13 @@
  *   name = gesture                  instruction = <text>   (or instruction_column = <column>)
  *   input_column = input            output_column = output
  *   labels = Tap, Double, Hold      (classification)  or  kind = regression
- *   numbers = keep | round:N | scale:K | minmax:L
+ *   numbers = keep | round:N | scale:K | minmax:L, each optionally followed by ` spaced`
  *     input numbers as written, to N decimals, times K rounded to an integer, or each line's numbers
  *     as levels 0..L-1 of that line's own range (min -> 0, max -> L-1; a line of equal numbers -> 0):
- *     a reading's shape, not its scale, one short token per reading */
+ *     a reading's shape, not its scale, one short token per reading. `spaced`: what separates two
+ *     numbers of a line, when only commas, semicolons, spaces and tabs, becomes one space
+ *     ("[9, 9, 0]" -> "[9 9 0]"): GPT-2-style tokenizers make " 9" one token, so a reading costs
+ *     one token instead of two */
 #ifndef TL_TASKS_TASK_H
 #define TL_TASKS_TASK_H
 
@@ -31,6 +34,7 @@ typedef struct tl_numfmt {
     int digits;            /* round:N */
     double scale;          /* scale:K */
     int levels;            /* minmax:L */
+    int spaced;            /* ` spaced`: separators between numbers become one space */
 } tl_numfmt;
 
 typedef struct tl_task {
@@ -46,7 +50,7 @@ typedef struct tl_task {
 /* Loads and checks a spec; errors name path:line. */
 int tl_task_load(tl_task *t, const char *path, tl_err *e);
 void tl_task_free(tl_task *t);
-/* Sets the number rendering from its spec spelling (keep | round:N | scale:K | minmax:L); errors name
+/* Sets the number rendering from its spec spelling (keep | round:N | scale:K | minmax:L [spaced]); errors name
  * `where`. tl_task_numbers_spell writes that spelling back (at most 32 bytes with the NUL). */
 int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err *e);
 void tl_task_numbers_spell(const tl_numfmt *f, char out[32]);
