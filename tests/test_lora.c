@@ -1,6 +1,7 @@
 /* LoRA: adapter gradients against central finite differences (with and without dropout, every
- * target); adapters on the top blocks only (the forward resumed from the lowest adapted block's
- * input, the backward stopping there) against adapters on every block whose lower ones are zero;
+ * target, and with the last block and the head at counted positions only); adapters on the top
+ * blocks only (the forward resumed from the lowest adapted block's input, the backward stopping
+ * there) against adapters on every block whose lower ones are zero;
  * a fresh adapter (B = 0) leaves the model unchanged, merging equals the unmerged forward, the
  * base gets no gradient, and target names and block counts parse or fail clearly. */
 #include <math.h>
@@ -27,11 +28,13 @@ static void model_make(tl_gpt2 *m, tl_gpt2_config *cfg, const char *shape, uint6
     tl_gpt2_init_weights(m, seed);
 }
 
-static void test_grad(float dropout) {
+/* compact: the last block past its attention and the head at counted positions only (head_counted_only) */
+static void test_grad(float dropout, int compact) {
     tl_gpt2_config cfg;
     tl_err e;
     tl_gpt2 m;
     model_make(&m, &cfg, "2x2x8", 3);
+    m.head_counted_only = compact;
     tl_lora lo;
     tl_lora_config lc = {.rank = 2, .alpha = 4, .dropout = dropout, .targets = 15};
     CHECK(tl_lora_init(&lo, &cfg, &lc, &e) == 0, "%s", e.msg);
@@ -63,7 +66,8 @@ static void test_grad(float dropout) {
     }
     for (size_t i = 0; i < lo.n_params; i++) worst = fmax(worst, fabs(g[i] - fd[i]) / (fabs(fd[i]) + mx));
     double rel = sqrt(num) / fmax(sqrt(den), 1e-3);
-    fprintf(stderr, "lora dropout %.1f: n=%zu rel %.2e worst %.2e\n", (double)dropout, lo.n_params, rel, worst);
+    fprintf(stderr, "lora dropout %.1f%s: n=%zu rel %.2e worst %.2e\n", (double)dropout, compact ? ", counted rows" : "",
+            lo.n_params, rel, worst);
     CHECK(rel < 1e-2 && worst < 1e-2 && den > 0, "LoRA gradients (dropout %g) differ from finite differences: rel %g worst %g",
           (double)dropout, rel, worst);
     free(fd);
@@ -173,8 +177,9 @@ static void test_targets(void) {
 }
 
 int main(void) {
-    test_grad(0.0f);
-    test_grad(0.3f);
+    test_grad(0.0f, 0);
+    test_grad(0.3f, 0);
+    test_grad(0.3f, 1);
     test_top(0.0f, 1);
     test_top(0.3f, 2);
     test_fresh_and_merge();

@@ -106,7 +106,9 @@ size_t tl_gpt2_num_params(const tl_gpt2_config *c) {
 
 /* ---------------------------------------------------------------- the model */
 
-/* Training activations for B x T positions; per-layer buffers are [n_layer][...]. */
+/* Training activations for B x T positions; per-layer buffers are [n_layer][...]. With
+ * head_counted_only the last layer's rows after its attention (atty, res2, ln2, fch, fch_gelu,
+ * res3) and lnf hold the n_head counted positions only, packed at the start of their slots. */
 struct tl_gpt2_acts {
     int B, T;                        /* the shape of the last forward */
     long cap_bt, cap_btt;            /* allocated for B*T positions and B*T*T attention entries */
@@ -121,8 +123,7 @@ struct tl_gpt2_acts {
     float *res3;                     /* [L, BT, C] layer output */
     float *lnf, *lnf_mean, *lnf_rstd;
     float *logits;                   /* [BT, Vp] (dlogits after backward); [n_head, Vp] with head_counted_only */
-    float *head_x;                   /* [BT, C] head_counted_only: lnf's rows at counted positions */
-    int32_t *head_pos, *head_tg;     /* [BT] their positions and targets */
+    int32_t *head_pos, *head_tg;     /* [BT] head_counted_only: the counted positions and their targets */
     long n_head;                     /* rows the head ran on */
     float *losses, *lse;             /* [BT] */
     int32_t *inputs, *targets;       /* [BT] copies for the backward */
@@ -137,7 +138,6 @@ static void acts_free(tl_gpt2_acts *a) {
                    &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->res3, &a->lnf, &a->lnf_mean, &a->lnf_rstd,
                    &a->logits, &a->losses, &a->lse, &a->dres, &a->dln, &a->datty, &a->dfch, &a->dqkv, &a->datt};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(*f[i]);
-    free(a->head_x);
     free(a->head_pos);
     free(a->head_tg);
     free(a->inputs);
@@ -169,10 +169,9 @@ static tl_gpt2_acts *acts_alloc(const tl_gpt2_config *c, long cap_bt, long cap_b
         }
     a->inputs = tl_calloc(BT, sizeof(int32_t), e);
     a->targets = tl_calloc(BT, sizeof(int32_t), e);
-    a->head_x = tl_calloc(BT * C, sizeof(float), e);
     a->head_pos = tl_calloc(BT, sizeof(int32_t), e);
     a->head_tg = tl_calloc(BT, sizeof(int32_t), e);
-    if (!a->inputs || !a->targets || !a->head_x || !a->head_pos || !a->head_tg) {
+    if (!a->inputs || !a->targets || !a->head_pos || !a->head_tg) {
         acts_free(a);
         return NULL;
     }
@@ -241,6 +240,24 @@ int tl_gpt2_reserve(tl_gpt2 *m, int B, int T, tl_err *e) {
     return (m->acts = acts_alloc(&m->cfg, cap_bt, cap_btt, e)) ? 0 : -1;
 }
 
+/* dst[i] = src[pos[i]] for i < n (rows of C floats); pos ascending with pos[i] >= i, so dst may be src. */
+static void gather_rows(float *dst, const float *src, const int32_t *pos, long n, int C) {
+    for (long i = 0; i < n; i++)
+        if (dst + i * C != src + (long)pos[i] * C) memcpy(dst + i * C, src + (long)pos[i] * C, sizeof(float) * (size_t)C);
+}
+
+/* The inverse in place: row i of buf's first n moves to row pos[i], every other of its BT rows becomes 0. */
+static void scatter_rows(float *buf, const int32_t *pos, long n, long BT, int C) {
+    long next = BT; /* rows from here on are placed */
+    for (long i = n - 1; i >= 0; i--) {
+        long p = pos[i];
+        memset(buf + (p + 1) * C, 0, sizeof(float) * (size_t)((next - p - 1) * C));
+        if (p != i) memcpy(buf + p * C, buf + i * C, sizeof(float) * (size_t)C);
+        next = p;
+    }
+    memset(buf, 0, sizeof(float) * (size_t)(next * C));
+}
+
 int tl_gpt2_forward(tl_gpt2 *m, const int32_t *inputs, const int32_t *targets, int B, int T, tl_err *e) {
     return tl_gpt2_forward_from(m, 0, NULL, inputs, targets, B, T, e);
 }
@@ -273,9 +290,22 @@ int tl_gpt2_forward_from(tl_gpt2 *m, int l0, const float *x0, const int32_t *inp
     assert(l0 >= 0 && l0 < L && (l0 == 0) == (x0 == NULL));
     if (x0) memcpy((float *)tl_gpt2_block_input(m, l0), x0, sizeof(float) * (size_t)(BT * C));
     else tl_encoder_forward(a->encoded, inputs, m->params + m->tensors[0].offset, m->params + m->tensors[1].offset, B, T, C);
+    /* with head_counted_only, the last block past its attention, the final LayerNorm and the head
+     * run on the counted positions alone (nothing else reads them): R rows, gathered in order */
+    const int32_t *htg = a->targets;
+    a->n_head = BT;
+    if (targets && m->head_counted_only) {
+        a->n_head = 0;
+        for (long i = 0; i < BT; i++)
+            if (targets[i] >= 0) {
+                a->head_pos[a->n_head] = (int32_t)i;
+                a->head_tg[a->n_head++] = targets[i];
+            }
+        htg = a->head_tg;
+    }
     const float *x = tl_gpt2_block_input(m, l0);
     for (int l = l0; l < L; l++) {
-        long o = l * BT * C;
+        long o = l * BT * C, R = l == L - 1 ? a->n_head : BT;
         float *ln1 = a->ln1 + o, *qkv = a->qkv + 3 * o, *atty = a->atty + o, *res2 = a->res2 + o, *ln2 = a->ln2 + o;
         float *fch = a->fch + 4 * o, *fchg = a->fch_gelu + 4 * o, *res3 = a->res3 + o;
         float *att = a->att + (long)l * B * NH * T * T;
@@ -283,37 +313,27 @@ int tl_gpt2_forward_from(tl_gpt2 *m, int l0, const float *x0, const int32_t *inp
         tl_matmul_forward(qkv, ln1, P(m, l, P_QKVW), P(m, l, P_QKVB), (int)BT, C, 3 * C);
         if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_QKV, qkv, ln1, (int)BT);
         tl_attention_forward(atty, att, qkv, B, T, C, NH);
-        tl_matmul_forward(a->dres, atty, P(m, l, P_PROJW), P(m, l, P_PROJB), (int)BT, C, C); /* dres: scratch */
-        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_PROJ, a->dres, atty, (int)BT);
-        tl_residual_forward(res2, x, a->dres, BT * C);
-        tl_layernorm_forward(ln2, a->ln2_mean + l * BT, a->ln2_rstd + l * BT, res2, P(m, l, P_LN2W), P(m, l, P_LN2B), (int)BT, C);
-        tl_matmul_forward(fch, ln2, P(m, l, P_FCW), P(m, l, P_FCB), (int)BT, C, 4 * C);
-        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_FC, fch, ln2, (int)BT);
-        tl_gelu_forward(fchg, fch, BT * 4 * C);
-        tl_matmul_forward(a->dres, fchg, P(m, l, P_FCPW), P(m, l, P_FCPB), (int)BT, 4 * C, C);
-        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_FCPROJ, a->dres, fchg, (int)BT);
-        tl_residual_forward(res3, res2, a->dres, BT * C);
+        if (R < BT) { /* atty's and x's counted rows: atty in place, x into res2 */
+            gather_rows(atty, atty, a->head_pos, R, C);
+            gather_rows(res2, x, a->head_pos, R, C);
+            x = res2;
+        }
+        tl_matmul_forward(a->dres, atty, P(m, l, P_PROJW), P(m, l, P_PROJB), (int)R, C, C); /* dres: scratch */
+        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_PROJ, a->dres, atty, (int)R);
+        tl_residual_forward(res2, x, a->dres, R * C);
+        tl_layernorm_forward(ln2, a->ln2_mean + l * BT, a->ln2_rstd + l * BT, res2, P(m, l, P_LN2W), P(m, l, P_LN2B), (int)R, C);
+        tl_matmul_forward(fch, ln2, P(m, l, P_FCW), P(m, l, P_FCB), (int)R, C, 4 * C);
+        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_FC, fch, ln2, (int)R);
+        tl_gelu_forward(fchg, fch, R * 4 * C);
+        tl_matmul_forward(a->dres, fchg, P(m, l, P_FCPW), P(m, l, P_FCPB), (int)R, 4 * C, C);
+        if (m->lora) tl_lora_forward(m->lora, l, TL_LORA_FCPROJ, a->dres, fchg, (int)R);
+        tl_residual_forward(res3, res2, a->dres, R * C);
         x = res3;
     }
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
-    tl_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + lnf->offset, m->params + lnf[1].offset, (int)BT, C);
-    /* the head: every position, or with head_counted_only the counted ones gathered (fine-tuning
-     * counts a few response tokens of long prompts; the head is most of a small model's work) */
-    const float *hx = a->lnf;
-    const int32_t *htg = a->targets;
-    a->n_head = BT;
-    if (targets && m->head_counted_only) {
-        a->n_head = 0;
-        for (long i = 0; i < BT; i++)
-            if (targets[i] >= 0) {
-                memcpy(a->head_x + a->n_head * C, a->lnf + i * C, sizeof(float) * (size_t)C);
-                a->head_pos[a->n_head] = (int32_t)i;
-                a->head_tg[a->n_head++] = targets[i];
-            }
-        hx = a->head_x;
-        htg = a->head_tg;
-    }
-    if (a->n_head) tl_matmul_forward(a->logits, hx, m->params + m->tensors[0].offset, NULL, (int)a->n_head, C, Vp);
+    tl_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, m->params + lnf->offset, m->params + lnf[1].offset,
+                         (int)a->n_head, C);
+    if (a->n_head) tl_matmul_forward(a->logits, a->lnf, m->params + m->tensors[0].offset, NULL, (int)a->n_head, C, Vp);
     m->mean_loss = 0;
     a->n_counted = 0;
     if (targets && a->n_head)
@@ -338,45 +358,42 @@ int tl_gpt2_backward(tl_gpt2 *m, float scale, tl_err *e) {
     const tl_tensor_info *lnf = &m->tensors[m->n_tensors - 2];
     float *dwte = m->grads ? m->grads + m->tensors[0].offset : NULL, *dlnf = m->grads ? m->grads + lnf->offset : NULL;
 
-    int compact = a->n_head < BT; /* head_counted_only gathered the counted rows */
-    long HN = a->n_head;
-    tl_crossentropy_backward(a->logits, a->lse, compact ? a->head_tg : a->targets, (int)HN, V, Vp, scale / (float)a->n_counted);
-    memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
-    if (compact) { /* the gathered rows' gradient (datty: free scratch here), scattered back */
-        memset(a->datty, 0, sizeof(float) * (size_t)(HN * C));
-        tl_matmul_backward(a->datty, dwte, NULL, a->logits, a->head_x, m->params + m->tensors[0].offset, (int)HN, C, Vp);
-        for (long i = 0; i < HN; i++) memcpy(a->dln + (long)a->head_pos[i] * C, a->datty + i * C, sizeof(float) * (size_t)C);
-    } else {
-        tl_matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, m->params + m->tensors[0].offset, (int)BT, C, Vp);
-    }
-    const float *xl = L ? a->res3 + (long)(L - 1) * BT * C : a->encoded;
-    memset(a->dres, 0, sizeof(float) * (size_t)(BT * C));
+    long HN = a->n_head; /* BT, or with head_counted_only the counted rows */
+    tl_crossentropy_backward(a->logits, a->lse, HN < BT ? a->head_tg : a->targets, (int)HN, V, Vp, scale / (float)a->n_counted);
+    memset(a->dln, 0, sizeof(float) * (size_t)(HN * C));
+    tl_matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, m->params + m->tensors[0].offset, (int)HN, C, Vp);
+    const float *xl = a->res3 + (long)(L - 1) * BT * C;
+    memset(a->dres, 0, sizeof(float) * (size_t)(HN * C));
     tl_layernorm_backward(a->dres, dlnf, dlnf ? dlnf + C : NULL, a->dln, xl, m->params + lnf->offset,
-                       a->lnf_mean, a->lnf_rstd, (int)BT, C);
+                       a->lnf_mean, a->lnf_rstd, (int)HN, C);
     /* a->dres is d(loss)/d(residual stream) flowing down through the layers; a frozen base needs
      * none below its lowest adapted block's qkv product (the embeddings do not train either) */
     int lowest = m->lora ? m->lora->first_layer : 0;
     for (int l = L - 1; l >= lowest; l--) {
         int below = m->grads || l > lowest;
-        long o = l * BT * C;
+        long o = l * BT * C, R = l == L - 1 ? HN : BT; /* rows past the attention (the forward's) */
         const float *x = l ? a->res3 + o - BT * C : a->encoded;
         float *ln1 = a->ln1 + o, *qkv = a->qkv + 3 * o, *atty = a->atty + o, *res2 = a->res2 + o, *ln2 = a->ln2 + o;
         float *fch = a->fch + 4 * o, *fchg = a->fch_gelu + 4 * o;
         float *att = a->att + (long)l * B * NH * T * T;
         /* res3 = res2 + proj(gelu(fc(ln2(res2)))): dres flows to res2 unchanged, plus the MLP branch */
-        memset(a->dfch, 0, sizeof(float) * (size_t)(BT * 4 * C));
-        tl_matmul_backward(a->dfch, G(m, l, P_FCPW), G(m, l, P_FCPB), a->dres, fchg, P(m, l, P_FCPW), (int)BT, 4 * C, C);
-        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_FCPROJ, a->dfch, a->dres, fchg, (int)BT);
-        tl_gelu_backward(a->dfch, fch, a->dfch, BT * 4 * C);
-        memset(a->dln, 0, sizeof(float) * (size_t)(BT * C));
-        tl_matmul_backward(a->dln, G(m, l, P_FCW), G(m, l, P_FCB), a->dfch, ln2, P(m, l, P_FCW), (int)BT, C, 4 * C);
-        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_FC, a->dln, a->dfch, ln2, (int)BT);
+        memset(a->dfch, 0, sizeof(float) * (size_t)(R * 4 * C));
+        tl_matmul_backward(a->dfch, G(m, l, P_FCPW), G(m, l, P_FCPB), a->dres, fchg, P(m, l, P_FCPW), (int)R, 4 * C, C);
+        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_FCPROJ, a->dfch, a->dres, fchg, (int)R);
+        tl_gelu_backward(a->dfch, fch, a->dfch, R * 4 * C);
+        memset(a->dln, 0, sizeof(float) * (size_t)(R * C));
+        tl_matmul_backward(a->dln, G(m, l, P_FCW), G(m, l, P_FCB), a->dfch, ln2, P(m, l, P_FCW), (int)R, C, 4 * C);
+        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_FC, a->dln, a->dfch, ln2, (int)R);
         tl_layernorm_backward(a->dres, G(m, l, P_LN2W), G(m, l, P_LN2B), a->dln, res2, P(m, l, P_LN2W),
-                           a->ln2_mean + l * BT, a->ln2_rstd + l * BT, (int)BT, C);
+                           a->ln2_mean + l * BT, a->ln2_rstd + l * BT, (int)R, C);
         /* res2 = x + proj(attention(qkv(ln1(x)))) */
-        memset(a->datty, 0, sizeof(float) * (size_t)(BT * C));
-        tl_matmul_backward(a->datty, G(m, l, P_PROJW), G(m, l, P_PROJB), a->dres, atty, P(m, l, P_PROJW), (int)BT, C, C);
-        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_PROJ, a->datty, a->dres, atty, (int)BT);
+        memset(a->datty, 0, sizeof(float) * (size_t)(R * C));
+        tl_matmul_backward(a->datty, G(m, l, P_PROJW), G(m, l, P_PROJB), a->dres, atty, P(m, l, P_PROJW), (int)R, C, C);
+        if (m->lora) tl_lora_backward(m->lora, l, TL_LORA_PROJ, a->datty, a->dres, atty, (int)R);
+        if (R < BT) { /* back to every position: the others' gradients are 0 */
+            scatter_rows(a->datty, a->head_pos, R, BT, C);
+            scatter_rows(a->dres, a->head_pos, R, BT, C);
+        }
         memset(a->dqkv, 0, sizeof(float) * (size_t)(BT * 3 * C));
         tl_attention_backward(a->dqkv, a->datt, a->datty, qkv, att, B, T, C, NH);
         if (!below) {

@@ -168,7 +168,7 @@ void tl_lora_forward(tl_lora *lo, int l, tl_lora_target t, float *out, const flo
     if (k < 0) return;
     int r = lo->cfg.rank, I = target_in[t] * lo->model.n_embd, O = target_out[t] * lo->model.n_embd;
     const float *A = lo->params + lo->tensors[k].offset, *B = lo->params + lo->tensors[k + 1].offset;
-    float *u = lo->u + ((long)l * TL_LORA_N_TARGETS + t) * BT * r, s = lo->cfg.alpha / (float)r;
+    float *u = lo->u + ((long)l * TL_LORA_N_TARGETS + t) * lo->bt_cap * r, s = lo->cfg.alpha / (float)r;
     tl_matmul_forward(u, dropped(lo, l, t, inp, (long)BT * I, 1), A, NULL, BT, I, r);
     for (long i = 0; i < (long)BT * r; i++) u[i] *= s;
     tl_matmul_strided(out, O, u, r, 1, B, 1, r, BT, O, r, TL_MM_FULL, 0); /* out += u B^T */
@@ -182,7 +182,7 @@ void tl_lora_backward(tl_lora *lo, int l, tl_lora_target t, float *dinp, const f
     int r = lo->cfg.rank, I = target_in[t] * lo->model.n_embd, O = target_out[t] * lo->model.n_embd;
     const float *A = lo->params + lo->tensors[k].offset, *B = lo->params + lo->tensors[k + 1].offset;
     float *dA = lo->grads + lo->tensors[k].offset, *dB = lo->grads + lo->tensors[k + 1].offset;
-    const float *u = lo->u + ((long)l * TL_LORA_N_TARGETS + t) * BT * r;
+    const float *u = lo->u + ((long)l * TL_LORA_N_TARGETS + t) * lo->bt_cap * r;
     float s = lo->cfg.alpha / (float)r, *du = lo->tmp; /* [BT, r] */
     memset(du, 0, sizeof(float) * (size_t)BT * (size_t)r);
     tl_matmul_backward(du, dB, NULL, dout, u, B, BT, r, O);
