@@ -21,13 +21,16 @@ labels = [x.strip() for x in spec["labels"].split(",")] if "labels" in spec else
 NUM = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")  # the numbers of these datasets: plain decimals
 def render(text, how):  # the spec's `numbers`, written from its documentation (docs/formats.md)
     if how == "keep": return text
+    spaced = how.endswith(" spaced")  # then a gap of only , ; space tab between two numbers is one space
+    if spaced: how = how[:-7]
     assert how.startswith("minmax:"), how
     L = int(how[7:]); lines = []
     for line in text.split("\n"):
         xs = [float(m) for m in NUM.findall(line)]
         lo, hi = (min(xs), max(xs)) if xs else (0, 0)
         lev = lambda m: str(min(L - 1, math.floor((float(m.group()) - lo) / (hi - lo) * L)) if hi > lo else 0)
-        lines.append(NUM.sub(lev, line))
+        line = NUM.sub(lev, line)
+        lines.append(re.sub(r"(?<=\d)[,; \t]+(?=\d)", " ", line) if spaced else line)
     return "\n".join(lines)
 want = []
 for f in sys.argv[3:]:
