@@ -52,7 +52,7 @@ int tl_task_load(tl_task *t, const char *path, tl_err *e);
 void tl_task_free(tl_task *t);
 /* Sets the number rendering from its spec spelling (keep | round:N | scale:K | minmax:L [spaced]); errors name
  * `where`. tl_task_numbers_spell writes that spelling back (at most 32 bytes with the NUL). */
-int tl_task_parse_numbers(tl_numfmt *f, const char *v, const char *where, tl_err *e);
+int tl_task_parse_numbers(tl_numfmt *f, const char *spec, const char *where, tl_err *e);
 void tl_task_numbers_spell(const tl_numfmt *f, char out[32]);
 /* Index of `s` (trimmed) in the label set, or -1. */
 int tl_task_label(const tl_task *t, const char *s, size_t n);
