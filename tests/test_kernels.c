@@ -5,6 +5,7 @@
  *   - every other kernel set this CPU runs against the scalar reference: the integer sums are
  *     exact, so only float summation order differs (relative 1e-5 of the row's magnitude);
  *   - the activation quantizer against its definition (round half away from zero of x / d);
+ *   - hand-made blocks at the ends of the integer codes, where a narrower sum would overflow;
  *   - outputs poisoned with NaN first, so an unwritten element fails. */
 #include <math.h>
 #include <stdlib.h>
@@ -49,20 +50,15 @@ static void test_quantize(tl_rng *g) {
     }
 }
 
-/* One random problem: W[rows, K] of `type`, X[T, K]; every set against the references. */
-static void test_shape(tl_rng *g, uint32_t type, int rows, int K, int T) {
+/* W[rows, K] of `type` given as GGUF blocks, X[T, K]: every set against the references. */
+static void check_sets(uint32_t type, int rows, int K, int T, const unsigned char *blocks, const float *x, const float *bias) {
     int q = type == TL_GGML_Q8_0 || type == TL_GGML_Q4_0;
     size_t rb = tl_ggml_row_bytes(type, (uint64_t)K);
-    float *wf = malloc(sizeof(float) * (size_t)rows * K), *x = malloc(sizeof(float) * (size_t)T * K);
-    float *bias = malloc(sizeof(float) * (size_t)rows), *wd = malloc(sizeof(float) * (size_t)K);
+    float *wd = malloc(sizeof(float) * (size_t)K);
     float *xd = malloc(sizeof(float) * (size_t)T * K), *ref = malloc(sizeof(float) * (size_t)T * rows);
     float *y = malloc(sizeof(float) * (size_t)T * rows), *d = calloc((size_t)T * (K / 32) + 16, sizeof(float));
     int8_t *qx = calloc((size_t)T * K + 64, 1); /* + the slack kernels may read (kernels.h) */
-    unsigned char *blocks = malloc(rb * (size_t)rows), *arena = malloc(tl_wmat_packed_bytes(type, rows, K));
-    for (int i = 0; i < rows * K; i++) wf[i] = tl_rng_normal(g) * 0.5f;
-    for (int i = 0; i < T * K; i++) x[i] = tl_rng_normal(g);
-    for (int r = 0; r < rows; r++) bias[r] = tl_rng_normal(g);
-    for (int r = 0; r < rows; r++) tl_quant_row(type, wf + (size_t)r * K, (size_t)K, blocks + (size_t)r * rb);
+    unsigned char *arena = malloc(tl_wmat_packed_bytes(type, rows, K));
     tl_wmat w = tl_wmat_pack(type, rows, K, blocks, arena);
     tl_act a = {T, K, x, qx, d};
     for (int t = 0; t < T && q; t++) tl_kern_quantize_ref(x + (size_t)t * K, K, qx + (size_t)t * K, d + (size_t)t * (K / 32));
@@ -107,13 +103,59 @@ static void test_shape(tl_rng *g, uint32_t type, int rows, int K, int T) {
         CHECK(!nan && rel < tol, "%s on %s %dx%d, T=%d: %d unwritten, max error %.3g of %.3g (rel %.2e > %.2e)", k->name,
               tl_ggml_type_name(type), rows, K, T, nan, err, norm, rel, tol);
     }
-    free(wf), free(x), free(bias), free(wd), free(xd), free(ref), free(y), free(d), free(qx), free(blocks), free(arena);
+    free(wd), free(xd), free(ref), free(y), free(d), free(qx), free(arena);
+}
+
+/* One random problem: W[rows, K] of `type`, X[T, K]. */
+static void test_shape(tl_rng *g, uint32_t type, int rows, int K, int T) {
+    size_t rb = tl_ggml_row_bytes(type, (uint64_t)K);
+    float *wf = malloc(sizeof(float) * (size_t)rows * K), *x = malloc(sizeof(float) * (size_t)T * K);
+    float *bias = malloc(sizeof(float) * (size_t)rows);
+    unsigned char *blocks = malloc(rb * (size_t)rows);
+    for (int i = 0; i < rows * K; i++) wf[i] = tl_rng_normal(g) * 0.5f;
+    for (int i = 0; i < T * K; i++) x[i] = tl_rng_normal(g);
+    for (int r = 0; r < rows; r++) bias[r] = tl_rng_normal(g);
+    for (int r = 0; r < rows; r++) tl_quant_row(type, wf + (size_t)r * K, (size_t)K, blocks + (size_t)r * rb);
+    check_sets(type, rows, K, T, blocks, x, bias);
+    free(wf), free(x), free(bias), free(blocks);
+}
+
+/* The integer paths' extremes, where a narrower sum would overflow: every weight at a code's end
+ * (Q8_0 127, -127 and, in a matrix of its own, -128, which ggml's quantizer never writes; Q4_0
+ * nibbles 15 and 0) against activations at +-127 of the same or alternating signs. */
+static void test_extremes(void) {
+    enum { K = 800, ROWS = 9 }; /* 25 blocks: a partial group in every decode layout */
+    static unsigned char blocks[ROWS * (K / 32) * 34];
+    float x[3 * K], bias[ROWS] = {0};
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k < K; k++) x[t * K + k] = t == 0 ? 1.0f : t == 1 ? -1.0f : (k % 2 ? 1.0f : -1.0f);
+    for (int m128 = 0; m128 < 2; m128++) { /* Q8_0 */
+        for (int r = 0; r < ROWS; r++)
+            for (int b = 0; b < K / 32; b++) {
+                unsigned char *blk = blocks + ((size_t)r * (K / 32) + b) * 34;
+                blk[0] = 0x00, blk[1] = 0x3C; /* d = 1 */
+                for (int i = 0; i < 32; i++) {
+                    int v = r % 3 == 0 ? 127 : r % 3 == 1 ? (m128 ? -128 : -127) : (i % 2 ? 127 : -127);
+                    blk[2 + i] = (unsigned char)(int8_t)v;
+                }
+            }
+        for (int T = 1; T <= 3; T += 2) check_sets(TL_GGML_Q8_0, ROWS, K, T, blocks, x + (T == 1 ? 2 * K : 0), bias);
+    }
+    for (int r = 0; r < ROWS; r++) /* Q4_0 */
+        for (int b = 0; b < K / 32; b++) {
+            unsigned char *blk = blocks + ((size_t)r * (K / 32) + b) * 18;
+            blk[0] = 0x00, blk[1] = 0x3C;
+            for (int i = 0; i < 16; i++) blk[2 + i] = r % 3 == 0 ? 0xFF : r % 3 == 1 ? 0x00 : (i % 2 ? 0xF0 : 0x0F);
+        }
+    for (int t = 0; t < 3; t++) check_sets(TL_GGML_Q4_0, ROWS, K, 1, blocks, x + (size_t)t * K, bias);
+    check_sets(TL_GGML_Q4_0, ROWS, K, 3, blocks, x, bias);
 }
 
 int main(void) {
     tl_rng g;
     tl_rng_seed(&g, 7);
     test_quantize(&g);
+    test_extremes();
     for (int i = 0; tl_kernels_at(i); i++)
         fprintf(stderr, "kernel set %s: %s\n", tl_kernels_at(i)->name, tl_kernels_get(tl_kernels_at(i)->name) ? "runs here" : "not on this CPU");
     fprintf(stderr, "best: %s\n", tl_kernels_best()->name);

@@ -28,7 +28,7 @@ size_t tl_wmat_packed_bytes(uint32_t type, int rows, int cols) {
 }
 
 tl_wmat tl_wmat_pack(uint32_t type, int rows, int cols, const void *data, void *arena) {
-    tl_wmat w = {type, rows, cols, (size_t)tl_ggml_row_bytes(type, (uint64_t)cols), data, NULL};
+    tl_wmat w = {type, rows, cols, (size_t)tl_ggml_row_bytes(type, (uint64_t)cols), data, NULL, 0};
     if (type != TL_GGML_Q8_0 && type != TL_GGML_Q4_0) return w;
     size_t nb = (size_t)cols / TL_QK, qb = type == TL_GGML_Q8_0 ? 32 : 16;
     unsigned char *qs = arena;
@@ -38,6 +38,7 @@ tl_wmat tl_wmat_pack(uint32_t type, int rows, int cols, const void *data, void *
             const unsigned char *blk = (const unsigned char *)data + r * w.row_bytes + b * (2 + qb);
             d[r * nb + b] = (uint16_t)(blk[0] | blk[1] << 8);
             memcpy(qs + (r * nb + b) * qb, blk + 2, qb);
+            for (size_t i = 0; i < qb && type == TL_GGML_Q8_0; i++) w.q8_min |= blk[2 + i] == 0x80;
         }
     w.row_bytes = nb * qb;
     w.data = qs;

@@ -34,6 +34,8 @@ typedef struct tl_wmat {
     size_t row_bytes;
     const void *data;
     const uint16_t *d;
+    int q8_min; /* Q8_0: some weight is -128 (ggml's quantizer writes none); kernels that take w's
+                   sign by x's, where -(-128) does not fit, leave such a matrix to an exact path */
 } tl_wmat;
 
 /* Activations of T tokens with K features, prepared for one weight type. */
