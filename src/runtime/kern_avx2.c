@@ -8,7 +8,6 @@
  * exact in int32, then scaled by d_w * d_x. */
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 
 #include "runtime/kern_tile.h"
 
@@ -183,7 +182,7 @@ static inline __attribute__((always_inline)) void qrows(const tl_wmat *w, int r,
 static int qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y) {
     int nb = w->cols / TL_QK, q8 = w->type == TL_GGML_Q8_0, G = q8 ? 4 : 8, ng = (nb + G - 1) / G, tail = nb - (ng - 1) * G;
     if (nb > MAX_NB || w->q8_min) return 0;
-    __m256i xl[MAX_NB], xh[MAX_NB / 2], off[MAX_NB / 8]; /* Q4_0: x by pairs of blocks; 8 x block sums */
+    __m256i xl[MAX_NB], xh[MAX_NB / 2], off[MAX_NB / 8]; /* Q8_0: |x|; Q4_0: x by pairs of blocks, 8 x block sums */
     __m256 dxg[MAX_NB / 4];                                  /* d_x in each group's lane order */
     /* lane of each block of a group: Q8_0 [0 1 2 3 0 1 2 3], Q4_0 [0 2 4 6 1 3 5 7] */
     static const int lane8[2][8] = {{0, 2, 4, 6, 1, 3, 5, 7}, {0, 1, 2, 3, 0, 1, 2, 3}};
@@ -194,35 +193,29 @@ static int qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const floa
             ctrl[0][2 * l + k] = (unsigned char)(2 * lb[l] + k);
             ctrl[1][2 * l + k] = lb[l] < tail ? (unsigned char)(2 * lb[l] + k) : 0x80;
         }
-    for (int g = 0; g < ng; g++) {
-        float v[8];
-        for (int l = 0; l < 8; l++) v[l] = g * G + lb[l] < nb ? a->d[g * G + lb[l]] : 0;
-        dxg[g] = _mm256_loadu_ps(v);
+    const __m256i lanes = _mm256_loadu_si256((const __m256i *)lb), zero = _mm256_setzero_si256();
+    for (int g = 0; g < ng; g++) { /* d_x of the group's blocks in lane order, 0 past the row's end */
+        __m256i there = _mm256_cmpgt_epi32(_mm256_set1_epi32(g == ng - 1 ? tail : G), lanes);
+        dxg[g] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), a->d + (size_t)g * G, lanes, _mm256_castsi256_ps(there), 4);
     }
     if (q8)
-        for (int b = 0; b < nb; b++) {
-            __m256i x = _mm256_loadu_si256((const __m256i *)(a->q + (size_t)b * 32));
-            xl[b] = _mm256_abs_epi8(x);
-        }
-    if (!q8) {
-        int32_t sums[8] = {0};
+        for (int b = 0; b < nb; b++) xl[b] = _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)(a->q + (size_t)b * 32)));
+    else {
+        const __m256i k8 = _mm256_set1_epi8(8);
         for (int p = 0; p < (nb + 1) / 2; p++) {
-            int8_t lo[32] = {0}, hi[32] = {0};
-            for (int h = 0; h < 2 && 2 * p + h < nb; h++) {
-                const int8_t *x = a->q + (size_t)(2 * p + h) * TL_QK;
-                int s = 0;
-                for (int i = 0; i < 16; i++) lo[16 * h + i] = x[i], hi[16 * h + i] = x[16 + i];
-                for (int i = 0; i < 32; i++) s += x[i];
-                sums[(2 * p + h) % 8] = 8 * s;
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(a->q + (size_t)p * 64));
+            __m256i x1 = 2 * p + 1 < nb ? _mm256_loadu_si256((const __m256i *)(a->q + (size_t)p * 64 + 32)) : zero;
+            xl[p] = _mm256_permute2x128_si256(x0, x1, 0x20);
+            xh[p] = _mm256_permute2x128_si256(x0, x1, 0x31);
+        }
+        /* 8 x each block's sum is the group's product with weights that are all 8 (nibbles as stored) */
+        for (int g = 0; g < ng; g++) {
+            __m256i d[4];
+            for (int k = 0; k < 4; k++) {
+                int p = 4 * g + k;
+                d[k] = 2 * p < nb ? _mm256_add_epi16(_mm256_maddubs_epi16(k8, xl[p]), _mm256_maddubs_epi16(k8, xh[p])) : zero;
             }
-            xl[p] = _mm256_loadu_si256((const __m256i *)lo);
-            xh[p] = _mm256_loadu_si256((const __m256i *)hi);
-            if (p % 4 == 3 || 2 * p + 2 >= nb) {
-                int32_t o[8];
-                for (int l = 0; l < 8; l++) o[l] = sums[lb[l]];
-                off[p / 4] = _mm256_loadu_si256((const __m256i *)o);
-                memset(sums, 0, sizeof sums);
-            }
+            off[g] = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(d[0], d[1]), _mm256_hadd_epi16(d[2], d[3])), _mm256_set1_epi16(1));
         }
     }
     const __m128i cfull = _mm_loadu_si128((const __m128i *)ctrl[0]), clast = _mm_loadu_si128((const __m128i *)ctrl[1]);
@@ -238,10 +231,35 @@ static int qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const floa
     return 1;
 }
 
+/* The reference quantizer's arithmetic 8 lanes at a time (amax, d = amax / 127, x * (1 / d),
+ * rounded half away from zero: truncate, then step away when the exact remainder is >= 1/2), the
+ * 32 results packed to bytes in order. */
+static void quantize(const float *x, int K, int8_t *q, float *d) {
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int b = 0; b < K / TL_QK; b++, x += TL_QK, q += TL_QK) {
+        __m256 v[4], mx = _mm256_setzero_ps();
+        for (int h = 0; h < 4; h++) v[h] = _mm256_loadu_ps(x + 8 * h), mx = _mm256_max_ps(mx, _mm256_and_ps(v[h], absm));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4))), s = amax / 127, id = s ? 1 / s : 0;
+        d[b] = s;
+        __m256i iv[4];
+        for (int h = 0; h < 4; h++) {
+            __m256 m = _mm256_mul_ps(v[h], _mm256_set1_ps(id)), t = _mm256_round_ps(m, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m256 up = _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(m, t), absm), half, _CMP_GE_OQ);
+            __m256 step = _mm256_and_ps(up, _mm256_or_ps(_mm256_andnot_ps(absm, m), one)); /* +-1 with m's sign, where up */
+            iv[h] = _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+        }
+        __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+        _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(b8, order));
+    }
+}
+
 #define KERN_ROW_PREFETCH
 #define KERN_QTT 2
 #define KERN_QDECODE qdecode
 #include "runtime/kern_drive.h"
 
-const tl_kernels tl_kernels_avx2 = {"avx2", tl_kern_quantize_ref, matmul};
+const tl_kernels tl_kernels_avx2 = {"avx2", quantize, matmul};
 #endif
