@@ -1,6 +1,6 @@
 /* Decode matrix-vector speed of the runtime's kernels, one thread, weights from DRAM:
  *   bench_decode ROWS COLS TYPE [COPIES [KERNELS]]     TYPE: f32, q8_0 or q4_0
- * COPIES matrices of random weights (default: enough for 96 MB, three times a 32 MB L3) are
+ * COPIES matrices of random weights (default or 0: enough for 96 MB, three times a 32 MB L3) are
  * multiplied in turn, 20 rounds, each call timed alone (a call is short, so few are preempted on a
  * shared machine); prints GB/s of weights read at the 10th percentile and the median of the calls,
  * beside the machine's read bandwidth (bench_bandwidth) for the ratio. */
@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
     }
     size_t rb = (size_t)tl_ggml_row_bytes(type, (uint64_t)cols);
     size_t bytes = type == TL_GGML_F32 ? rb * (size_t)rows : tl_wmat_packed_bytes(type, rows, cols);
-    int n = argc > 4 ? atoi(argv[4]) : (int)(96e6 / (double)bytes) + 1;
+    int n = argc > 4 ? atoi(argv[4]) : 0;
+    if (n <= 0) n = (int)(96e6 / (double)bytes) + 1; /* 0: the default */
     tl_wmat *w = calloc((size_t)n, sizeof *w);
     float *row = malloc(sizeof(float) * (size_t)cols), *x = malloc(sizeof(float) * (size_t)cols), *y = malloc(sizeof(float) * (size_t)rows);
     int8_t *q = calloc((size_t)cols + 64, 1);

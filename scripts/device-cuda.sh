@@ -8,6 +8,9 @@
 #      the GPU, and the reverse);
 #   4. end-to-end throughput against PyTorch (bench/cuda/bench_gpu.sh) in the same run;
 #   5. kernel timings: attention against PyTorch's SDPA, GELU fused or not;
+#   5b. (profile) where a training step's GPU time goes: tinyllm's op timing (TL_CUDA_PROFILE) and
+#      PyTorch's kernels (torch.profiler) on the BENCH_PRESETS, and every product of the step under
+#      each of cuBLASLt's first 16 heuristic answers (bench_cuda gemms);
 #   6. (finetune) fine-tuning from the shipped 30M base on the localisation task, CPU fp32 vs GPU
 #      bf16, full and LoRA (dropout 0): loss curves, a second GPU LoRA run (bit-identical?), adapter
 #      checkpoints crossing devices (GPU step 20 resumed on the CPU, and the reverse), throughput,
@@ -124,6 +127,18 @@ section "kernel timings: attention vs PyTorch SDPA, GELU fused or not"
 timeout 30 "$BIN/bench_cuda" attn 64 12 1024 64 2>&1 | tee -a "$SUM"
 timeout 40 python3 bench/cuda/torch_gpt2.py attn 64 12 1024 64 2>&1 | tee -a "$SUM"
 timeout 30 "$BIN/bench_cuda" mlp 65536 768 2>&1 | tee -a "$SUM"
+fi
+if stage profile; then
+section "op timing: tinyllm (TL_CUDA_PROFILE) and PyTorch (torch.profiler), and cuBLASLt's answers per product"
+declare -A width=([30M]=384 [51M]=512 [82M]=640 [101M]=704 [124M]=768)
+TL_CUDA_PROFILE=1 BENCH_STEPS=5 BENCH_TORCH_STEPS=5 BENCH_TORCH_ARGS=--profile timeout 300 \
+  bench/cuda/bench_gpu.sh "$BIN/tinyllm" /tmp/prof ${BENCH_PRESETS:-124M 30M} 2>&1 | tee -a "$SUM"
+for p in ${BENCH_PRESETS:-124M 30M}; do
+  echo "-- $p: tinyllm"; sed -n '/^op timing/,/^  total/p' /tmp/prof/tinyllm_$p.log | tee -a "$SUM"
+  echo "-- $p: pytorch"; grep -v "^torch step" /tmp/prof/torch_$p.log | head -50 | tee -a "$SUM"
+  timeout 120 "$BIN/bench_cuda" gemms 65536 "${width[$p]}" 50304 2>&1 | tee -a "$SUM"
+done
+tar czf "$OUT/profile.tar.gz" -C /tmp/prof . 2>/dev/null
 fi
 if stage finetune || stage sweep || stage breathe; then
 export TINYLLM_DATA=$FTD/tinyllm-data   # the GPT-2 tokenizer (encoder.json, vocab.bpe)

@@ -165,7 +165,7 @@ int main(void) {
     for (size_t t = 0; t < sizeof types / sizeof *types; t++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) test_shape(&g, types[t], shapes[s][0], shapes[s][1], shapes[s][2]);
     /* float weights also take K that is no multiple of 32 (or of any vector width) */
-    static const int fshapes[][3] = {{5, 3, 2}, {6, 17, 5}, {9, 100, 1}, {3, 1001, 4}};
+    static const int fshapes[][3] = {{5, 3, 2}, {6, 17, 5}, {9, 100, 1}, {3, 1001, 4}, {4, 17, 1}, {5, 1001, 1}, {2, 200, 1}};
     for (size_t s = 0; s < sizeof fshapes / sizeof *fshapes; s++) {
         test_shape(&g, TL_GGML_F32, fshapes[s][0], fshapes[s][1], fshapes[s][2]);
         test_shape(&g, TL_GGML_F16, fshapes[s][0], fshapes[s][1], fshapes[s][2]);

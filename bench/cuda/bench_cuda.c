@@ -1,9 +1,10 @@
 /* GPU kernel timings for the trainer's design choices: flash attention forward / forward+backward
- * (compare bench/cuda/torch_gpt2.py attn, PyTorch's SDPA), and the MLP's GEMMs with GELU fused into
- * the cuBLASLt epilogue or run as a separate kernel. CUDA events, median of 20 after 3 warm-ups,
- * random inputs.
+ * (compare bench/cuda/torch_gpt2.py attn, PyTorch's SDPA), the MLP's GEMMs with GELU fused into
+ * the cuBLASLt epilogue or run as a separate kernel, and every product of a GPT-2 training step
+ * under each of cuBLASLt's first 16 heuristic answers (is its first choice the fastest?). CUDA
+ * events, median of 20 after 3 warm-ups, random inputs.
  *
- *   bench_cuda attn B NH T HS       bench_cuda mlp N C */
+ *   bench_cuda attn B NH T HS       bench_cuda mlp N C       bench_cuda gemms N C Vp */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,12 @@ int main(void) {
         }                                                                                      \
     } while (0)
 
+/* n bf16 values of standard deviation sd on the device: 2^20 normal draws, repeated (drawing
+ * billions on the host would take minutes) */
 static tl_bf16 *rand_bf16(long n, float sd, tl_rng *r) {
-    uint16_t *h = malloc(sizeof(uint16_t) * (size_t)n);
-    for (long i = 0; i < n; i++) {
+    long m = n < (1L << 20) ? n : (1L << 20);
+    uint16_t *h = malloc(sizeof(uint16_t) * (size_t)m);
+    for (long i = 0; i < m; i++) {
         float x = sd * tl_rng_normal(r);
         uint32_t u;
         memcpy(&u, &x, 4);
@@ -40,7 +44,8 @@ static tl_bf16 *rand_bf16(long n, float sd, tl_rng *r) {
     }
     tl_bf16 *d;
     CU(cudaMalloc((void **)&d, sizeof(uint16_t) * (size_t)n));
-    CU(cudaMemcpy(d, h, sizeof(uint16_t) * (size_t)n, cudaMemcpyHostToDevice));
+    for (long i = 0; i < n; i += m)
+        CU(cudaMemcpy((uint16_t *)d + i, h, sizeof(uint16_t) * (size_t)(n - i < m ? n - i : m), cudaMemcpyHostToDevice));
     free(h);
     return d;
 }
@@ -115,6 +120,74 @@ static int mlp_bwd(void *p) {
     return r;
 }
 
+/* one product of the step: kind 0 forward (bias; GELU when pre), 1 input gradient (GELU' when
+ * pre), 2 weight gradient (fp32, accumulated) */
+typedef struct gemm_ctx {
+    int kind, N, IC, OC;
+    tl_cuda_blas *bl;
+    tl_bf16 *inp, *w, *bias, *out, *pre, *dout, *dinp;
+    float *dw;
+    cudaStream_t s;
+} gemm_ctx;
+
+static int gemm_run(void *p) {
+    gemm_ctx *c = p;
+    tl_err e;
+    int r = c->kind == 0   ? tl_cuda_linear_forward(c->bl, c->out, c->pre, c->inp, c->w, c->bias, c->N, c->IC, c->OC, c->s, &e)
+            : c->kind == 1 ? tl_cuda_linear_backward_input(c->bl, c->dinp, c->pre, c->dout, c->w, c->N, c->IC, c->OC, c->s, &e)
+                           : tl_cuda_linear_backward_weight(c->bl, c->dw, c->dout, c->inp, c->N, c->IC, c->OC, c->s, &e);
+    if (r) fprintf(stderr, "%s\n", e.msg);
+    return r;
+}
+
+/* each product at each heuristic answer until cuBLASLt has no more (or falls back from an epilogue) */
+static void gemm_sweep(int N, int C, int Vp, tl_rng *r, cudaStream_t s) {
+    tl_cuda_blas bl;
+    tl_err e;
+    if (tl_cuda_blas_init(&bl, &e)) {
+        fprintf(stderr, "%s\n", e.msg);
+        exit(1);
+    }
+    long big = (long)N * (Vp > 4 * C ? Vp : 4 * C), wbig = (long)Vp * C;
+    gemm_ctx c = {.N = N, .bl = &bl, .s = s, .inp = rand_bf16(big, 1, r), .w = rand_bf16(wbig, 0.02f, r),
+                  .bias = rand_bf16(Vp, 0.02f, r), .pre = rand_bf16(big, 1, r), .dout = rand_bf16(big, 1, r)};
+    CU(cudaMalloc((void **)&c.out, 2 * (size_t)big));
+    CU(cudaMalloc((void **)&c.dinp, 2 * (size_t)big));
+    CU(cudaMalloc((void **)&c.dw, 4 * (size_t)wbig));
+    CU(cudaMemset(c.dw, 0, 4 * (size_t)wbig));
+    struct { const char *name; int IC, OC, bias, gelu; } prod[] = {
+        {"qkv", C, 3 * C, 1, 0}, {"attproj", C, C, 1, 0}, {"fc", C, 4 * C, 1, 1}, {"fcproj", 4 * C, C, 1, 0}, {"head", C, Vp, 0, 0}};
+    const char *kinds[] = {"forward", "dinp", "dweight"};
+    double total0 = 0, totalbest = 0;
+    for (size_t i = 0; i < sizeof prod / sizeof *prod; i++)
+        for (int k = 0; k < 3; k++) {
+            c.kind = k, c.IC = prod[i].IC, c.OC = prod[i].OC;
+            int gelu = k == 0 ? prod[i].gelu : k == 1 && !strcmp(prod[i].name, "fcproj"); /* GELU' of fc's output */
+            tl_bf16 *bias = c.bias;
+            if (!prod[i].bias) c.bias = NULL;
+            tl_bf16 *pre = c.pre;
+            if (!gelu) c.pre = NULL;
+            float t0 = 0, best = 0;
+            int besta = 0, n = 0;
+            for (int a = 0; a < 16; a++) {
+                bl.algo = a, bl.fuse_gelu_fwd = bl.fuse_gelu_bwd = 1;
+                if (gemm_run(&c) || (gelu && !(k == 0 ? bl.fuse_gelu_fwd : bl.fuse_gelu_bwd))) break;
+                float t = time_ms(gemm_run, &c, s);
+                if (a == 0) t0 = t;
+                if (a == 0 || t < best) best = t, besta = a;
+                n++;
+            }
+            c.bias = bias, c.pre = pre;
+            double fl = 2.0 * N * (double)c.IC * c.OC;
+            total0 += t0, totalbest += best;
+            printf("{\"system\":\"tinyllm-gemm\",\"product\":\"%s\",\"kind\":\"%s\",\"N\":%d,\"IC\":%d,\"OC\":%d,"
+                   "\"algos\":%d,\"first_ms\":%.3f,\"first_tflops\":%.1f,\"best_ms\":%.3f,\"best_algo\":%d,\"best_tflops\":%.1f}\n",
+                   prod[i].name, kinds[k], N, c.IC, c.OC, n, t0, fl / t0 / 1e9, best, besta, fl / best / 1e9);
+        }
+    printf("{\"system\":\"tinyllm-gemm\",\"per_layer_and_head_first_ms\":%.3f,\"best_ms\":%.3f}\n", total0, totalbest);
+    tl_cuda_blas_free(&bl);
+}
+
 int main(int argc, char **argv) {
     char msg[256];
     if (!tl_cuda_available(msg, sizeof msg)) {
@@ -142,6 +215,10 @@ int main(int argc, char **argv) {
                "\"fwd_tflops\":%.1f,\"fwd_bwd_tflops\":%.1f}\n",
                tl_cuda_attention_is_flash(hs) ? "flash" : "plain", c.B, c.NH, c.T, hs, f, fb, fl / f / 1e9,
                3.5 * fl / fb / 1e9);
+        return 0;
+    }
+    if (argc == 5 && !strcmp(argv[1], "gemms")) {
+        gemm_sweep(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), &r, s);
         return 0;
     }
     if (argc == 4 && !strcmp(argv[1], "mlp")) {
@@ -173,7 +250,7 @@ int main(int argc, char **argv) {
         tl_cuda_blas_free(&bl);
         return 0;
     }
-    fprintf(stderr, "usage: bench_cuda attn B NH T HS | bench_cuda mlp N C\n");
+    fprintf(stderr, "usage: bench_cuda attn B NH T HS | bench_cuda mlp N C | bench_cuda gemms N C Vp\n");
     return 2;
 }
 #endif

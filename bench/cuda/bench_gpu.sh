@@ -43,7 +43,7 @@ PY
 done
 for p in $PRESETS; do
   read -r L H C <<< "${shape[$p]}"
-  timeout "${BENCH_TORCH_TIMEOUT:-150}" python3 "$HERE/torch_gpt2.py" train "$L" "$H" "$C" --steps "$TSTEPS" 2> "$OUTDIR/torch_$p.log" \
+  timeout "${BENCH_TORCH_TIMEOUT:-150}" python3 "$HERE/torch_gpt2.py" train "$L" "$H" "$C" --steps "$TSTEPS" ${BENCH_TORCH_ARGS:-} 2> "$OUTDIR/torch_$p.log" \
     | python3 -c 'import json,sys; j=json.loads(sys.stdin.read()); j["preset"]=sys.argv[1]; print(json.dumps(j))' "$p" \
     >> "$OUTDIR/bench.jsonl" || { echo "torch $p failed:"; tail -5 "$OUTDIR/torch_$p.log"; }
   tail -1 "$OUTDIR/bench.jsonl"

@@ -2,7 +2,8 @@
 with torch.compile, bf16 autocast, SDPA (flash) attention, fused AdamW, gradient accumulation to the
 total batch, on synthetic random tokens: the configuration of the PyTorch row in ANCHORS.md.
 
-  python3 torch_gpt2.py train L H C [--T 1024] [--B 64] [--total 524288] [--steps 10] [--vocab 50257]
+  python3 torch_gpt2.py train L H C [--T 1024] [--B 64] [--total 524288] [--steps 10] [--vocab 50257] [--profile]
+      (--profile: the last step under torch.profiler, its GPU kernels' times per step to stderr)
   python3 torch_gpt2.py attn B NH T HS      # SDPA forward+backward alone, for the attention kernels
 
 Prints one JSON line: tok/s (median of the steps after the first two), per-step ms, peak memory."""
@@ -72,8 +73,12 @@ def train(a):
     g = torch.Generator(device=dev).manual_seed(1)
     times = []
     t_compile = time.perf_counter()
+    prof = None
     for step in range(a.steps):
         torch.cuda.synchronize()
+        if a.profile and step == a.steps - 1:
+            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
+            prof.__enter__()
         t0 = time.perf_counter()
         for _ in range(accum):
             idx = torch.randint(0, a.vocab, (a.B, a.T), device=dev, generator=g)
@@ -86,6 +91,15 @@ def train(a):
         opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         dt = time.perf_counter() - t0
+        if prof is not None:
+            prof.__exit__(None, None, None)
+            ka = prof.key_averages()
+            try:
+                tab = ka.table(sort_by="self_device_time_total", row_limit=40, max_name_column_width=90)
+            except Exception:  # older PyTorch names the column for CUDA
+                tab = ka.table(sort_by="self_cuda_time_total", row_limit=40, max_name_column_width=90)
+            print(tab, file=sys.stderr, flush=True)
+            break  # the profiled step's time is not a clean one
         times.append(dt)
         if step == 0:
             t_compile = dt
@@ -138,6 +152,7 @@ if __name__ == "__main__":
     for n in ("L", "H", "C"):
         t.add_argument(n, type=int)
     t.add_argument("--T", type=int, default=1024)
+    t.add_argument("--profile", action="store_true")
     t.add_argument("--B", type=int, default=64)
     t.add_argument("--total", type=int, default=524288)
     t.add_argument("--steps", type=int, default=10)

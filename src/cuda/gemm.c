@@ -33,8 +33,9 @@ void tl_cuda_blas_free(tl_cuda_blas *b) {
 
 /* D (m x n, column-major, ld m) = alpha * op(A) op(B) + beta * D. A is stored k x m (ld k) when transA,
  * else m x k; B is stored n x k (ld n) when transB, else k x n. bias [m] (bf16) and aux (ld
- * aux_ld, D's type) as the epilogue needs them. Returns 0 when launched, 1 when cuBLASLt has no
- * algorithm for this epilogue (nothing launched, no error), -1 on errors. */
+ * aux_ld, D's type) as the epilogue needs them. Runs the b->algo-th of cuBLASLt's heuristic answers.
+ * Returns 0 when launched, 1 when cuBLASLt has no (such) algorithm for this epilogue (nothing
+ * launched, no error), -1 on errors. */
 static int gemm(tl_cuda_blas *b, void *D, cudaDataType_t dtype, const void *A, int transA, const void *B, int transB, int m,
                 int n, int k, float alpha, float beta, cublasLtEpilogue_t epi, const void *bias, void *aux, int64_t aux_ld,
                 cudaStream_t s, tl_err *e) {
@@ -44,8 +45,8 @@ static int gemm(tl_cuda_blas *b, void *D, cudaDataType_t dtype, const void *A, i
     cublasOperation_t opa = transA ? CUBLAS_OP_T : CUBLAS_OP_N, opb = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
     cudaDataType_t bias_type = CUDA_R_16BF;
     const char *what = "descriptors";
-    int rc = -1, found = 0;
-    cublasLtMatmulHeuristicResult_t heur;
+    int rc = -1, found = 0, want = b->algo >= 0 && b->algo < 16 ? b->algo + 1 : 1;
+    cublasLtMatmulHeuristicResult_t heur[16];
     cublasStatus_t st = cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
     if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa);
     if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb);
@@ -73,15 +74,15 @@ static int gemm(tl_cuda_blas *b, void *D, cudaDataType_t dtype, const void *A, i
                                                   sizeof b->workspace_size);
     if (st == CUBLAS_STATUS_SUCCESS) {
         what = "heuristic";
-        st = cublasLtMatmulAlgoGetHeuristic(b->lt, desc, la, lb, ld, ld, pref, 1, &heur, &found);
-        if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && found == 0)) {
+        st = cublasLtMatmulAlgoGetHeuristic(b->lt, desc, la, lb, ld, ld, pref, want, heur, &found);
+        if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && found < want)) {
             rc = 1;
             goto done;
         }
     }
     if (st == CUBLAS_STATUS_SUCCESS) {
         what = "matmul";
-        st = cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur.algo, b->workspace,
+        st = cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur[want - 1].algo, b->workspace,
                             b->workspace_size, s);
     }
     if (st == CUBLAS_STATUS_SUCCESS) rc = 0;

@@ -19,6 +19,7 @@ typedef struct tl_cuda_blas {
     size_t workspace_size;
     int fuse_gelu_fwd; /* 1: try GELU in the forward epilogue (falls back when cuBLASLt has no algorithm) */
     int fuse_gelu_bwd; /* 1: try GELU' in the input-gradient epilogue */
+    int algo;          /* which of cuBLASLt's heuristic answers to run: 0, its first choice (bench_cuda gemms sweeps it) */
 } tl_cuda_blas;
 
 int tl_cuda_blas_init(tl_cuda_blas *b, tl_err *e);

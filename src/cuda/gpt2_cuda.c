@@ -88,6 +88,7 @@ struct tl_cuda_gpt2 {
     int have_ev, slot, cur_B, cur_T, n_groups;
     long n_counted;
     size_t bytes;
+    struct prof *prof; /* op timing (tl_cuda_opts.profile), else NULL */
 };
 
 #define CK(call, what)                                                                            \
@@ -136,6 +137,91 @@ void tl_cuda_device_info(char *name, size_t n, double *peak) {
     else if (p.major == 10) *peak = 2250e12;                                  /* B200 */
 }
 
+/* ---------------------------------------------------------------- op timing */
+
+/* With tl_cuda_opts.profile, every op of a step records a timing event when it ends; the time
+ * between consecutive events is charged to the op ending there (launch gaps included, so the
+ * ops add up to the GPU's whole step). Events are read back when the step waits anyway (reduce),
+ * so timing adds no synchronisation; the first step (cuBLASLt heuristics, first touches) is not
+ * counted. */
+#define PROF_EVENTS 2048
+#define PROF_OPS 64
+struct prof {
+    cudaEvent_t ev[PROF_EVENTS];
+    const char *what[PROF_EVENTS]; /* the op ending at ev[i]; NULL: a start, nothing ends there */
+    int n, n_ops, steps, counted;  /* events recorded; names; updates seen; steps summed */
+    const char *op[PROF_OPS];
+    double ms[PROF_OPS];
+    long calls[PROF_OPS];
+};
+
+static void prof_free(struct prof *p) {
+    if (!p) return;
+    for (int i = 0; i < PROF_EVENTS; i++)
+        if (p->ev[i]) cudaEventDestroy(p->ev[i]);
+    free(p);
+}
+
+static struct prof *prof_new(void) {
+    struct prof *p = calloc(1, sizeof *p);
+    for (int i = 0; p && i < PROF_EVENTS; i++)
+        if (cudaEventCreate(&p->ev[i]) != cudaSuccess) {
+            prof_free(p);
+            return NULL;
+        }
+    return p;
+}
+
+/* Charges the recorded intervals to their ops (after the stream has been waited for) and starts over. */
+static void prof_collect(struct prof *p) {
+    for (int i = 1; i < p->n && p->steps > 0; i++) {
+        float ms;
+        if (!p->what[i] || cudaEventElapsedTime(&ms, p->ev[i - 1], p->ev[i]) != cudaSuccess) continue;
+        int k = 0;
+        while (k < p->n_ops && strcmp(p->op[k], p->what[i])) k++;
+        if (k == p->n_ops) {
+            if (k == PROF_OPS) continue;
+            p->op[p->n_ops++] = p->what[i];
+        }
+        p->ms[k] += ms;
+        p->calls[k]++;
+    }
+    p->n = 0;
+}
+
+/* mark(g, what): op `what` (a static string) ends here; NULL: timing starts here. */
+static void mark(tl_cuda_gpt2 *g, const char *what) {
+    struct prof *p = g->prof;
+    if (!p) return;
+    if (p->n == PROF_EVENTS) { /* more ops than events between two waits: wait here */
+        cudaStreamSynchronize(g->s);
+        prof_collect(p);
+    }
+    p->what[p->n] = p->n ? what : NULL;
+    cudaEventRecord(p->ev[p->n++], g->s);
+}
+
+void tl_cuda_gpt2_profile_print(const tl_cuda_gpt2 *g, FILE *f) {
+    const struct prof *p = g->prof;
+    if (!p || !p->counted) return;
+    double total = 0;
+    int order[PROF_OPS];
+    for (int k = 0; k < p->n_ops; k++) total += p->ms[k], order[k] = k;
+    for (int i = 1; i < p->n_ops; i++) /* by time, largest first */
+        for (int j = i; j > 0 && p->ms[order[j]] > p->ms[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    fprintf(f, "op timing over %d steps (CUDA events; ms per step):\n", p->counted);
+    for (int i = 0; i < p->n_ops; i++) {
+        int k = order[i];
+        fprintf(f, "  %-28s %9.3f ms %5.1f%%  %6.1f calls\n", p->op[k], p->ms[k] / p->counted, 100 * p->ms[k] / total,
+                (double)p->calls[k] / p->counted);
+    }
+    fprintf(f, "  %-28s %9.3f ms\n", "total", total / p->counted);
+}
+
 /* ---------------------------------------------------------------- lifetime */
 
 static void *dalloc(tl_cuda_gpt2 *g, size_t bytes, const char *what, tl_err *e) {
@@ -175,6 +261,7 @@ void tl_cuda_gpt2_free(tl_cuda_gpt2 *g) {
     if (g->nccl && g->comm) ncclCommDestroy(g->comm);
 #endif
     if (g->blas.lt) tl_cuda_blas_free(&g->blas);
+    prof_free(g->prof);
     if (g->have_stream) cudaStreamDestroy(g->s);
     free(g->h_count);
     free(g->tensors);
@@ -459,6 +546,10 @@ int tl_cuda_gpt2_create(tl_cuda_gpt2 **out, const tl_gpt2 *m, const tl_adamw *op
         goto fail;
     }
     g->have_ev = 1;
+    if (g->o.profile && !(g->prof = prof_new())) {
+        tl_errf(e, "CUDA: cannot create the op-timing events");
+        goto fail;
+    }
     if ((r = upload_state(g, m, opt)) != cudaSuccess) {
         tl_errf(e, "CUDA: uploading the model and optimizer state: %s", cudaGetErrorString(r));
         goto fail;
@@ -530,7 +621,12 @@ static int upload_batch(tl_cuda_gpt2 *g, const int32_t *inputs, const int32_t *t
 
 /* ---------------------------------------------------------------- forward / backward */
 
-#define KL(call, what) CK(call, what)
+/* a kernel launch, then its end marked for op timing under its name */
+#define KL(call, what)                                                                            \
+    do {                                                                                          \
+        CK(call, what);                                                                           \
+        mark(g, what);                                                                            \
+    } while (0)
 
 /* LoRA branch of adapter (l, t) on input inp[N, I] (bf16), output out[N, O] (+=); no-op when not
  * adapted. u[N, rp] = (alpha / r) dropout(inp) A^T is kept for the backward; dropout (training
@@ -601,26 +697,31 @@ static int forward(tl_cuda_gpt2 *g, int write_grad, float dscale, double *acc, t
         if (tl_cuda_linear_forward(&g->blas, qkv, NULL, ln1, P16(g, LT(l, P_QKVW)), P16(g, LT(l, P_QKVB)), N, C, 3 * C, s, e) ||
             lora_forward(g, l, TL_LORA_QKV, qkv, ln1, write_grad, e))
             return -1;
+        mark(g, "gemm qkv");
         KL(tl_cuda_attention_forward(atty, g->lse + (long)l * N * NH, qkv, B, T, C, NH, g->o.plain_attention, s),
            "attention_forward");
         if (tl_cuda_linear_forward(&g->blas, g->branch, NULL, atty, P16(g, LT(l, P_PROJW)), P16(g, LT(l, P_PROJB)), N, C, C,
                                    s, e) ||
             lora_forward(g, l, TL_LORA_PROJ, g->branch, atty, write_grad, e))
             return -1;
+        mark(g, "gemm attproj");
         KL(tl_cuda_layernorm_forward(r2, ln2, m2, s2, x, g->branch, P32(g, LT(l, P_LN2W)), P32(g, LT(l, P_LN2B)), N, C, s),
            "layernorm_forward");
         if (lora_has(g, l, TL_LORA_FC)) { /* the adapter adds to the pre-GELU values: GELU as a separate kernel */
             if (tl_cuda_linear_forward(&g->blas, fch, NULL, ln2, P16(g, LT(l, P_FCW)), P16(g, LT(l, P_FCB)), N, C, 4 * C, s, e) ||
                 lora_forward(g, l, TL_LORA_FC, fch, ln2, write_grad, e))
                 return -1;
+            mark(g, "gemm fc");
             KL(tl_cuda_gelu_forward(fchg, fch, 4 * NC, s), "gelu_forward");
         } else if (tl_cuda_linear_forward(&g->blas, fchg, fch, ln2, P16(g, LT(l, P_FCW)), P16(g, LT(l, P_FCB)), N, C, 4 * C, s,
                                           e))
             return -1;
+        else mark(g, "gemm fc+gelu");
         if (tl_cuda_linear_forward(&g->blas, g->branch, NULL, fchg, P16(g, LT(l, P_FCPW)), P16(g, LT(l, P_FCPB)), N, 4 * C,
                                    C, s, e) ||
             lora_forward(g, l, TL_LORA_FCPROJ, g->branch, fchg, write_grad, e))
             return -1;
+        mark(g, "gemm fcproj");
         if (l + 1 < L)
             KL(tl_cuda_layernorm_forward(r3, g->ln1 + (l + 1) * NC, g->ln1_mean + (long)(l + 1) * N,
                                          g->ln1_rstd + (long)(l + 1) * N, r2, g->branch, P32(g, LT(l + 1, P_LN1W)),
@@ -632,16 +733,19 @@ static int forward(tl_cuda_gpt2 *g, int write_grad, float dscale, double *acc, t
                "layernorm_forward");
     }
     if (tl_cuda_linear_forward(&g->blas, g->logits, NULL, g->lnf, P16(g, 0), NULL, N, C, Vp, s, e)) return -1;
+    mark(g, "gemm head");
     KL(tl_cuda_crossentropy_forward(g->losses, g->logits, d_tg, N, V, Vp, dscale, write_grad, s), "crossentropy");
     KL(tl_cuda_loss_reduce(g->dmean, acc, g->losses, N, g->n_counted ? 1.0f / (float)g->n_counted : 0.0f, s),
        "loss_reduce");
     return 0;
 }
 
-/* dweight[OC, IC] += dout^T inp and db[OC] += column sums of dout; skipped for a frozen base (NULL) */
-static int weight_grad(tl_cuda_gpt2 *g, float *dw, float *db, const tl_bf16 *dout, const tl_bf16 *inp, int N, int IC, int OC,
-                       tl_err *e) {
+/* dweight[OC, IC] += dout^T inp and db[OC] += column sums of dout; skipped for a frozen base (NULL);
+ * `what` names the product for op timing */
+static int weight_grad(tl_cuda_gpt2 *g, const char *what, float *dw, float *db, const tl_bf16 *dout, const tl_bf16 *inp, int N,
+                       int IC, int OC, tl_err *e) {
     if (dw && tl_cuda_linear_backward_weight(&g->blas, dw, dout, inp, N, IC, OC, g->s, e)) return -1;
+    mark(g, what);
     if (db) KL(tl_cuda_bias_backward(db, g->scratch, dout, N, OC, g->s), "bias_backward");
     return 0;
 }
@@ -656,11 +760,11 @@ static int backward(tl_cuda_gpt2 *g, tl_err *e) {
     const int32_t *order = g->d_batch + 2 * N, *start = g->d_batch + 3 * N, *tok = g->d_batch + 4 * N + 1;
     int lnf = g->n_tensors - 2;
     tl_bf16 *dln = g->dsmall, *datty = g->dsmall, *dfch = g->dbig, *dqkv = g->dbig; /* lifetimes do not overlap */
-    CK(cudaMemsetAsync(g->dres, 0, sizeof(float) * (size_t)NC, s), "memset");
+    KL(cudaMemsetAsync(g->dres, 0, sizeof(float) * (size_t)NC, s), "memset");
     /* logits = lnf @ wte^T: dlogits are in g->logits */
-    if (tl_cuda_linear_backward_input(bl, dln, NULL, g->logits, P16(g, 0), N, C, Vp, s, e) ||
-        weight_grad(g, G32(g, 0), NULL, g->logits, g->lnf, N, C, Vp, e))
-        return -1;
+    if (tl_cuda_linear_backward_input(bl, dln, NULL, g->logits, P16(g, 0), N, C, Vp, s, e)) return -1;
+    mark(g, "gemm dx head");
+    if (weight_grad(g, "gemm dw head", G32(g, 0), NULL, g->logits, g->lnf, N, C, Vp, e)) return -1;
     KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, lnf), G32(g, lnf + 1), g->scratch, dln,
                                   g->resid + 2 * L * NC, P32(g, lnf), g->lnf_mean, g->lnf_rstd, N, C, s),
        "layernorm_backward");
@@ -670,36 +774,42 @@ static int backward(tl_cuda_gpt2 *g, tl_err *e) {
         tl_bf16 *fch = g->fch + 4 * l * NC, *fchg = g->fchg + (g->o.recompute ? 0 : 4 * l * NC);
         /* res3 = res2 + fcproj(gelu(fc(ln2(res2)))) */
         if (g->o.recompute) KL(tl_cuda_gelu_forward(fchg, fch, 4 * NC, s), "gelu_forward");
-        if (weight_grad(g, G32(g, LT(l, P_FCPW)), G32(g, LT(l, P_FCPB)), g->dres16, fchg, N, 4 * C, C, e)) return -1;
+        if (weight_grad(g, "gemm dw fcproj", G32(g, LT(l, P_FCPW)), G32(g, LT(l, P_FCPB)), g->dres16, fchg, N, 4 * C, C, e))
+            return -1;
         if (lora_has(g, l, TL_LORA_FCPROJ)) { /* the adapter's input gradient joins before GELU' */
             if (tl_cuda_linear_backward_input(bl, dfch, NULL, g->dres16, P16(g, LT(l, P_FCPW)), N, 4 * C, C, s, e) ||
                 lora_backward(g, l, TL_LORA_FCPROJ, dfch, g->dres16, fchg, e))
                 return -1;
+            mark(g, "gemm dx fcproj");
             KL(tl_cuda_gelu_backward(dfch, fch, dfch, 4 * NC, s), "gelu_backward");
         } else if (tl_cuda_linear_backward_input(bl, dfch, fch, g->dres16, P16(g, LT(l, P_FCPW)), N, 4 * C, C, s, e))
             return -1;
-        if (weight_grad(g, G32(g, LT(l, P_FCW)), G32(g, LT(l, P_FCB)), dfch, ln2, N, C, 4 * C, e) ||
+        else mark(g, "gemm dx fcproj+gelu'");
+        if (weight_grad(g, "gemm dw fc", G32(g, LT(l, P_FCW)), G32(g, LT(l, P_FCB)), dfch, ln2, N, C, 4 * C, e) ||
             tl_cuda_linear_backward_input(bl, dln, NULL, dfch, P16(g, LT(l, P_FCW)), N, C, 4 * C, s, e) ||
             lora_backward(g, l, TL_LORA_FC, dln, dfch, ln2, e))
             return -1;
+        mark(g, "gemm dx fc");
         KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, LT(l, P_LN2W)), G32(g, LT(l, P_LN2B)), g->scratch, dln, r2,
                                       P32(g, LT(l, P_LN2W)), g->ln2_mean + (long)l * N, g->ln2_rstd + (long)l * N, N, C, s),
            "layernorm_backward");
         /* res2 = x + proj(attention(qkv(ln1(x)))) */
-        if (weight_grad(g, G32(g, LT(l, P_PROJW)), G32(g, LT(l, P_PROJB)), g->dres16, atty, N, C, C, e) ||
+        if (weight_grad(g, "gemm dw attproj", G32(g, LT(l, P_PROJW)), G32(g, LT(l, P_PROJB)), g->dres16, atty, N, C, C, e) ||
             tl_cuda_linear_backward_input(bl, datty, NULL, g->dres16, P16(g, LT(l, P_PROJW)), N, C, C, s, e) ||
             lora_backward(g, l, TL_LORA_PROJ, datty, g->dres16, atty, e))
             return -1;
+        mark(g, "gemm dx attproj");
         KL(tl_cuda_attention_backward(dqkv, g->dvec, datty, qkv, atty, g->lse + (long)l * N * NH, B, T, C, NH,
                                       g->o.plain_attention, s),
            "attention_backward");
         /* a frozen base needs no gradient below its lowest adapted block's qkv product (the
          * embeddings do not train either) */
         int below = !g->lora || l > g->lfirst;
-        if (weight_grad(g, G32(g, LT(l, P_QKVW)), G32(g, LT(l, P_QKVB)), dqkv, ln1, N, C, 3 * C, e) ||
+        if (weight_grad(g, "gemm dw qkv", G32(g, LT(l, P_QKVW)), G32(g, LT(l, P_QKVB)), dqkv, ln1, N, C, 3 * C, e) ||
             (below && tl_cuda_linear_backward_input(bl, dln, NULL, dqkv, P16(g, LT(l, P_QKVW)), N, C, 3 * C, s, e)) ||
             lora_backward(g, l, TL_LORA_QKV, below ? dln : NULL, dqkv, ln1, e))
             return -1;
+        mark(g, "gemm dx qkv");
         if (below)
             KL(tl_cuda_layernorm_backward(g->dres, g->dres16, G32(g, LT(l, P_LN1W)), G32(g, LT(l, P_LN1B)), g->scratch, dln,
                                           x, P32(g, LT(l, P_LN1W)), g->ln1_mean + (long)l * N, g->ln1_rstd + (long)l * N,
@@ -715,7 +825,11 @@ static int backward(tl_cuda_gpt2 *g, tl_err *e) {
 /* ---------------------------------------------------------------- public steps */
 
 int tl_cuda_gpt2_eval(tl_cuda_gpt2 *g, const int32_t *inputs, const int32_t *targets, int B, int T, float *loss, tl_err *e) {
-    if (upload_batch(g, inputs, targets, B, T, 0, e) || forward(g, 0, 0.0f, NULL, e)) return -1;
+    struct prof *p = g->prof; /* op timing is of training steps */
+    g->prof = NULL;
+    int rc = upload_batch(g, inputs, targets, B, T, 0, e) || forward(g, 0, 0.0f, NULL, e);
+    g->prof = p;
+    if (rc) return -1;
     float h;
     CK(cudaMemcpyAsync(g->h_scal, g->dmean, sizeof h, cudaMemcpyDeviceToHost, g->s), "copy");
     CK(cudaStreamSynchronize(g->s), "eval");
@@ -743,14 +857,17 @@ int tl_cuda_gpt2_logits(tl_cuda_gpt2 *g, float *out, tl_err *e) {
 }
 
 void tl_cuda_gpt2_zero_grad(tl_cuda_gpt2 *g) {
+    mark(g, NULL);
     if (g->lora) cudaMemsetAsync(g->lg32, 0, g->ln * 4, g->s);
     else cudaMemsetAsync(g->g32, 0, g->n_padded * 4, g->s);
     cudaMemsetAsync(g->dscal, 0, 2 * sizeof(double), g->s);
+    mark(g, "zero grad");
 }
 
 int tl_cuda_gpt2_train_micro(tl_cuda_gpt2 *g, const int32_t *inputs, const int32_t *targets, int B, int T, float scale,
                              tl_err *e) {
     if (upload_batch(g, inputs, targets, B, T, !g->lora, e)) return -1; /* frozen embeddings: no token groups */
+    mark(g, "batch copy");
     float dscale = g->n_counted ? scale / (float)g->n_counted : 0.0f;
     if (forward(g, 1, dscale, g->dscal, e)) return -1;
     return g->n_counted ? backward(g, e) : 0; /* no counted target: the loss is constant */
@@ -760,20 +877,27 @@ int tl_cuda_gpt2_reduce(tl_cuda_gpt2 *g, double *loss_sum, double *grad_norm, tl
 #ifdef TL_HAVE_NCCL
     if (g->nccl)
         NK(ncclReduceScatter(g->g32, g->g32 + g->shard_lo, g->shard, ncclFloat32, ncclSum, g->comm, g->s), "reduce-scatter");
+    mark(g, "reduce-scatter");
 #endif
     if (g->lora) CK(tl_cuda_sumsq(g->dscal + 1, g->norm_scratch, g->lg32, (long)g->ln, g->s), "sumsq");
     else CK(tl_cuda_sumsq(g->dscal + 1, g->norm_scratch, g->g32 + g->shard_lo, (long)g->shard, g->s), "sumsq");
+    mark(g, "gradient norm");
 #ifdef TL_HAVE_NCCL
     if (g->nccl) NK(ncclAllReduce(g->dscal, g->dscal, 2, ncclFloat64, ncclSum, g->comm, g->s), "all-reduce");
 #endif
     CK(cudaMemcpyAsync(g->h_scal, g->dscal, 2 * sizeof(double), cudaMemcpyDeviceToHost, g->s), "copy");
     CK(cudaStreamSynchronize(g->s), "step");
+    if (g->prof) {
+        g->prof->counted += g->prof->steps > 0;
+        prof_collect(g->prof);
+    }
     *loss_sum = g->h_scal[0];
     *grad_norm = sqrt(g->h_scal[1]);
     return 0;
 }
 
 int tl_cuda_gpt2_update(tl_cuda_gpt2 *g, tl_adamw *opt, float lr, float gscale, tl_err *e) {
+    mark(g, NULL);
     opt->t++;
     float c1 = 1.0f - powf(opt->beta1, (float)opt->t), c2 = 1.0f - powf(opt->beta2, (float)opt->t);
     for (int k = 0; g->lora && k < g->n_ltensors; k++) { /* the adapters alone; padding has zero gradients, stays zero */
@@ -783,7 +907,10 @@ int tl_cuda_gpt2_update(tl_cuda_gpt2 *g, tl_adamw *opt, float lr, float gscale, 
                                 opt->beta1, opt->beta2, c1, c2, opt->eps, wd, gscale, g->s),
            "adamw");
     }
-    if (g->lora) return 0;
+    if (g->lora) {
+        if (g->prof) g->prof->steps++;
+        return 0;
+    }
     size_t lo = g->shard_lo, hi = lo + g->shard;
     for (int i = 0; i < g->n_tensors; i++) {
         const tl_tensor_info *t = &g->tensors[i];
@@ -796,7 +923,9 @@ int tl_cuda_gpt2_update(tl_cuda_gpt2 *g, tl_adamw *opt, float lr, float gscale, 
     }
 #ifdef TL_HAVE_NCCL
     if (g->nccl) NK(ncclAllGather(g->p16 + lo, g->p16, g->shard, ncclBfloat16, g->comm, g->s), "all-gather");
+    mark(g, "all-gather");
 #endif
+    if (g->prof) g->prof->steps++;
     return 0;
 }
 

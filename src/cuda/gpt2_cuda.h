@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "model/gpt2.h"
@@ -28,6 +29,7 @@ typedef struct tl_cuda_opts {
     const char *nccl_id_file; /* world > 1 (or force_nccl): where rank 0 writes the NCCL unique id */
     int force_nccl;  /* use the NCCL path even with world 1 (tests the sharded update on one GPU) */
     int plain_attention; /* 1: the plain attention kernels even for head size 64 (a fallback) */
+    int profile;     /* 1: time every op of the training steps (tl_cuda_gpt2_profile_print) */
 } tl_cuda_opts;
 
 /* 1 if a CUDA device is usable; else 0 with the reason in msg (no device, no driver...). */
@@ -74,6 +76,9 @@ int tl_cuda_gpt2_download(tl_cuda_gpt2 *g, tl_gpt2 *m, tl_adamw *opt, tl_err *e)
 /* The accumulated fp32 gradients (local, before tl_cuda_gpt2_reduce), [n_params] (waits); LoRA:
  * the adapters' gradients, [lora n_params] in the host tl_lora's layout. */
 int tl_cuda_gpt2_grads(tl_cuda_gpt2 *g, float *out, tl_err *e);
+/* With opts.profile: a table of each op's GPU time per training step (the first step left out)
+ * to f; nothing otherwise. */
+void tl_cuda_gpt2_profile_print(const tl_cuda_gpt2 *g, FILE *f);
 /* LoRA: the dropout seed of the next training micro-batches (the CPU's tl_lora.drop_seed). */
 void tl_cuda_gpt2_lora_seed(tl_cuda_gpt2 *g, uint64_t seed);
 

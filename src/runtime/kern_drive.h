@@ -1,6 +1,7 @@
 /* The matrix-product loop of a SIMD kernel set (kern_tile.h), included after its qtile and ftile;
  * KERN_QTT is its integer tile's token count for prefill, KERN_QDECODE (optional) a decode path for
- * integer rows that returns 1 when it took the product, KERN_ROW_PREFETCH (optional) that its tiles ask
+ * integer rows that returns 1 when it took the product, KERN_FROW (optional) the decode of one float
+ * row (returns its dot product with the token), KERN_ROW_PREFETCH (optional) that its tiles ask
  * for wide rows themselves in decode (kern_tile.h). Defines the set's `matmul`. */
 static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
@@ -8,6 +9,12 @@ static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const floa
     if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
 #ifdef KERN_QDECODE
         if (q && KERN_QDECODE(w, r0, r1, a, bias, y)) return;
+#endif
+#ifdef KERN_FROW
+        if (!q) {
+            for (int r = r0; r < r1; r++) y[r] = KERN_FROW(w, r, a->f) + (bias ? bias[r] : 0);
+            return;
+        }
 #endif
         for (int r = r0; r < r1; r += DR) {
 #ifdef KERN_ROW_PREFETCH

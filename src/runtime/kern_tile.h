@@ -39,13 +39,13 @@ static inline void store(float acc[RMAX][4], int R, int TT, int r, int r1, int t
 
 /* Decode streams each matrix once, in order, DR rows at a time, asking for the bytes ahead of use:
  * prefetch_ahead asks for the next rows' bytes a group at a time, PF ahead (or the next group,
- * for groups wider than PF); a set whose tiles define KERN_ROW_PREFETCH asks for wide rows as they
- * stream instead, PFW_F / PFW_Q ahead in each row (prefetch_rows, from the tile's inner loop):
- * a whole wide group at once overruns L1 and the memory queue (AVX-512, 124M f32 decode of
- * 768x3072: 16.5 -> 26 GB/s, 1 thread). Both run on past the caller's last row up to the
+ * for groups wider than PF); a set whose integer tiles define KERN_ROW_PREFETCH asks for wide rows
+ * as they stream instead, PFW_Q ahead in each row (prefetch_rows, from the tile's inner loop): a
+ * whole wide group at once overruns L1 and the memory queue (AVX-512, 124M f32 decode of
+ * 768x3072: 16.5 -> 26 GB/s, 1 thread, when float rows were read that way too; the x86 sets now
+ * read float rows one at a time: KERN_FROW). Both run on past the caller's last row up to the
  * matrix's, so the next chunk of rows the team hands out starts warm. (Offsets, not pointers:
  * GCC 12 dropped a loop that compared pointers past the rows.) */
-#define PFW_F 4096 /* float rows, asked for 64 bytes a step (f32 768x3072: 2 KB 26, 4 KB 26, 8 KB 24 GB/s) */
 #define PFW_Q 8192 /* integer rows, 16 blocks a step (q8_0 768x3072: 2 KB 19, 4 KB 21, 8 KB 25 GB/s) */
 
 static inline void prefetch_ahead(const tl_wmat *w, int r, int n) {

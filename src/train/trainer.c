@@ -346,11 +346,12 @@ static int setup_gpu(trainer *t, tl_err *e) {
         return tl_errf(e, "%s: the train split holds %llu tokens, less than one optimizer step of %lld tokens (%d micro-batches "
                           "of %d x %d per GPU on %d GPUs): add data or lower --total-batch", o->train,
                        (unsigned long long)have, o->total_batch, t->accum / world, o->batch_size, o->seq_len, world);
-    /* TL_FUSE_GELU (0..3), TL_ATTN_PLAIN, TL_FORCE_NCCL: switches for measurements and fallbacks (docs/cuda.md) */
+    /* TL_FUSE_GELU (0..3), TL_ATTN_PLAIN, TL_FORCE_NCCL, TL_CUDA_PROFILE: switches for measurements and fallbacks
+     * (docs/cuda.md) */
     const char *fuse = getenv("TL_FUSE_GELU");
     tl_cuda_opts co = {.recompute = o->recompute, .fuse_gelu = fuse ? atoi(fuse) : 3, .rank = o->rank, .world = world,
                        .nccl_id_file = o->nccl_id, .force_nccl = getenv("TL_FORCE_NCCL") != NULL,
-                       .plain_attention = getenv("TL_ATTN_PLAIN") != NULL};
+                       .plain_attention = getenv("TL_ATTN_PLAIN") != NULL, .profile = getenv("TL_CUDA_PROFILE") != NULL};
     /* fine-tuning: micro-batches up to batch-size examples of the longest length; with LoRA
      * (t->m.lora set by setup_ft) the GPU model trains the adapters and t->opt is theirs */
     int T = o->base ? t->ft_T : o->seq_len;
@@ -668,6 +669,7 @@ int tl_train(const tl_train_opts *o, tl_err *e) {
     tl_adamw_free(&t.opt);
     tl_gpt2_free(&t.m);
 #ifdef TL_HAVE_CUDA
+    if (t.gpu) tl_cuda_gpt2_profile_print(t.gpu, stderr);
     tl_cuda_gpt2_free(t.gpu);
 #endif
     return rc;
