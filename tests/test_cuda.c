@@ -604,12 +604,15 @@ int main(void) {
     test_layernorm(333, 384);
     test_gelu_bias(1000, 3072);
     test_gelu_bias(257, 96);
-    test_attention(2, 256, 128, 2, 0); /* flash, four query blocks */
+    test_attention(2, 256, 128, 2, 0); /* flash, four query blocks (two of the forward's) */
     test_attention(1, 200, 192, 3, 0); /* flash, a ragged last block */
+    test_attention(2, 64, 128, 2, 0);  /* flash, one key tile: the forward's block half empty */
     test_attention(2, 100, 128, 4, 0); /* plain: head size 32 */
     test_attention(1, 200, 128, 2, 1); /* plain at head size 64 (the fallback) */
     test_crossentropy(64, 1000, 1024);
     test_crossentropy(16, 50257, 50304);
+    test_crossentropy(8, 60001, 60032); /* V not a multiple of 8, over 50K columns */
+    test_crossentropy(4, 3, 128);       /* threads with no column below V */
     test_linear(256, 384, 1152, 0);
     test_linear(256, 384, 1536, 1);
     test_linear(200, 128, 512, 1);

@@ -82,9 +82,9 @@ static void test_logits(const char *shape, uint32_t type, float scale, double to
     const tl_model_info *in = tl_model_get_info(rm);
     CHECK(in->vocab == V && in->n_ctx == N_CTX && in->n_layer == m.cfg.n_layer && in->type == type && in->eot == V - 1,
           "model info");
-    for (int ki = 0;; ki++) {
-        const char *kn = ki == 0 ? "scalar" : ki == 1 ? "avx2" : ki == 2 ? "avx512" : ki == 3 ? "neon" : ki == 4 ? "neon-dot" : NULL;
-        if (!kn) break;
+    static const char *const kernel_sets[] = {"scalar", "avx2", "avx512", "avx512-d256", "neon", "neon-dot"};
+    for (size_t ki = 0; ki < sizeof kernel_sets / sizeof *kernel_sets; ki++) {
+        const char *kn = kernel_sets[ki];
         for (int threads = 1; threads <= max_threads; threads += 2) {
             tl_ctx *c;
             if (tl_ctx_init_kernels(&c, rm, 0, threads, kn, &e)) continue; /* not on this CPU */

@@ -73,7 +73,7 @@ char *tl_task_prompt_for(const tl_model *m, const char *instruction, const char 
 /* ---- context ---- */
 
 /* n_ctx 0: the model's context length. n_threads >= 1. kernels NULL: the best set for this CPU, or
- * one of "scalar", "avx2", "avx512", "neon", "neon-dot" (the environment variable TINYLLM_KERNELS
+ * one of "scalar", "avx2", "avx512", "avx512-d256", "neon", "neon-dot" (the environment variable TINYLLM_KERNELS
  * does the same). */
 int tl_ctx_init(tl_ctx **out, const tl_model *m, int n_ctx, int n_threads, tl_err *e);
 int tl_ctx_init_kernels(tl_ctx **out, const tl_model *m, int n_ctx, int n_threads, const char *kernels, tl_err *e);

@@ -62,7 +62,7 @@ int tl_cmd_bench(int argc, char **argv) {
         {"threads", 't', TL_OPT_STR, &threads_opt, "comma-separated thread counts (default: 1 and all cores)"},
         {"repetitions", 'r', TL_OPT_INT, &reps, "timed repetitions per test; the median is reported"},
         {"json", 0, TL_OPT_STR, &json_path, "also append one JSON object per result to this file"},
-        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, neon, neon-dot"},
+        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, avx512-d256, neon, neon-dot"},
         {"tokenizer", 0, TL_OPT_STR, &tokenizer, "checkpoints only: gpt2, or the trained tokenizer folder"},
     };
     tl_cmd cmd = {"bench", "tinyllm bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t 1,2] [-r 5]",

@@ -44,7 +44,7 @@ int tl_cmd_classify(int argc, char **argv) {
         {"suffix", 0, TL_OPT_STR, &suffix, "text scored after each label (the template's end marker)"},
         {"threads", 't', TL_OPT_INT, &threads, "CPU threads (default: all cores)"},
         {"json", 0, TL_OPT_FLAG, &json, "one JSON object per input on stdout"},
-        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, neon, neon-dot"},
+        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, avx512-d256, neon, neon-dot"},
         {"task", 0, TL_OPT_STR, &task, "the task spec: for a checkpoint, and for --data (its columns)"},
         {"tokenizer", 0, TL_OPT_STR, &tokenizer, "checkpoints only: gpt2, or the trained tokenizer folder"},
     };

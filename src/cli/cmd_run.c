@@ -52,7 +52,7 @@ int tl_cmd_run(int argc, char **argv) {
         {"repeat-penalty", 0, TL_OPT_FLOAT, &penalty, "divide the logits of recent tokens by this (1: off)"},
         {"repeat-last-n", 0, TL_OPT_INT, &last_n, "tokens the penalty looks back over (0: none, -1: all)"},
         {"stop", 0, TL_OPT_LIST, &stops, "stop before this text (repeatable)"},
-        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, neon, neon-dot"},
+        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, avx512-d256, neon, neon-dot"},
         {"tokenizer", 0, TL_OPT_STR, &tokenizer, "checkpoints only: gpt2, or the trained tokenizer folder"},
     };
     tl_cmd cmd = {"run", "tinyllm run -m MODEL [-p PROMPT | -f FILE] [options]",

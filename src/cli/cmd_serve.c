@@ -107,7 +107,7 @@ int tl_cmd_serve(int argc, char **argv) {
         {"api-key-file", 0, TL_OPT_STR, &key_file, "file of API keys, one per line"},
         {"cors-origin", 0, TL_OPT_STR, &cors, "let pages from this origin (or *) call the API from a browser"},
         {"access-log", 0, TL_OPT_STR, &log_path, "JSON lines, one per request: - (stderr), a file (appended), or none"},
-        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, neon, neon-dot"},
+        {"kernels", 0, TL_OPT_STR, &kernels, "force a kernel set: scalar, avx2, avx512, avx512-d256, neon, neon-dot"},
         {"task", 0, TL_OPT_STR, &task, "checkpoints only: the task spec (template and labels) to serve"},
         {"tokenizer", 0, TL_OPT_STR, &tokenizer, "checkpoints only: gpt2, or the trained tokenizer folder"},
     };

@@ -1,7 +1,8 @@
 /* Causal self-attention on the GPU: flash-attention kernels for head size 64 (bf16 tensor cores
- * through mma.sync m16n8k16, online softmax, the T x T matrix never stored; a backward pass in two
- * deterministic kernels, dk/dv per key block and dq per query block), and plain fp32 kernels for
- * other head sizes.
+ * through mma.sync m16n8k16, online softmax, the T x T matrix never stored; the forward with 128
+ * queries a block, each warp's two 16-row tiles sharing every K and V fragment it loads; a
+ * backward pass in two deterministic kernels, dk/dv per key block and dq per query block), and
+ * plain fp32 kernels for other head sizes.
  *
  * Layouts: qkv[B, T, 3C] with q, k, v of head h at columns h*hs, C + h*hs, 2C + h*hs; out[B, T, C]
  * with head h at h*hs; lse[B, NH, T] is log2(sum_u exp2(s_tu)) of the scores s = q.k / sqrt(hs)
@@ -15,7 +16,9 @@
 #include "cuda/common.cuh"
 
 #define FA_D 64          /* head size of the flash kernels */
-#define FA_BR 64         /* queries per block: 4 warps x 16 rows */
+#define FA_BR 64         /* queries per backward block: 4 warps x 16 rows */
+#define FA_MT 2          /* forward: 16-row tiles per warp, sharing each K and V fragment loaded */
+#define FA_BRF (4 * 16 * FA_MT) /* queries per forward block */
 #define FA_BC 64         /* keys per tile (FA_BR == FA_BC: the diagonal tile is the last one) */
 #define FA_LD 72         /* shared row stride in elements: 144-byte rows keep ldmatrix conflict-free */
 #define FA_THREADS 128
@@ -79,33 +82,48 @@ static __device__ __forceinline__ void load_a_frags(unsigned a[4][4], const bf16
     for (int kk = 0; kk < 4; kk++) ldsm4(a[kk], sm + (r0 + (lane & 15)) * FA_LD + kk * 16 + (lane >> 4) * 8);
 }
 
-/* acc[8][4] (16 rows x 64 columns) = A (16 x 64, fragments a) * tile^T, where the shared tile
- * holds the 64 columns as rows [64][64] (k dimension contiguous): the S = Q K^T pattern. */
-static __device__ __forceinline__ void mma_abt(float acc[8][4], const unsigned a[4][4], const bf16 *tile, int lane) {
+/* For each of mt 16-row tiles t: acc[t] (16 rows x 64 columns) = A_t (16 x 64, fragments a[t]) *
+ * tile^T, where the shared tile holds the 64 columns as rows [64][64] (k dimension contiguous):
+ * the S = Q K^T pattern. Each fragment of the tile is loaded once for all mt. */
+static __device__ __forceinline__ void mma_abt(float (*acc)[8][4], const unsigned (*a)[4][4], int mt, const bf16 *tile,
+                                               int lane) {
 #pragma unroll
     for (int p = 0; p < 4; p++)
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
             unsigned r[4];
             ldsm4(r, tile + (p * 16 + (lane & 7) + (lane >> 4) * 8) * FA_LD + kk * 16 + ((lane >> 3) & 1) * 8);
-            mma(acc[2 * p], a[kk], r[0], r[1]);
-            mma(acc[2 * p + 1], a[kk], r[2], r[3]);
+#pragma unroll
+            for (int t = 0; t < mt; t++) {
+                mma(acc[t][2 * p], a[t][kk], r[0], r[1]);
+                mma(acc[t][2 * p + 1], a[t][kk], r[2], r[3]);
+            }
         }
 }
 
-/* acc[8][4] (16 rows x 64 columns) += P (16 x 64, the C fragments s) * tile, where the shared tile
- * is [64 k-rows][64 columns] (the O += P V pattern). P is rounded to bf16. */
-static __device__ __forceinline__ void mma_pb(float acc[8][4], float s[8][4], const bf16 *tile, int lane) {
+/* For each of mt 16-row tiles t: acc[t] (16 rows x 64 columns) += P_t (16 x 64, the C fragments
+ * s[t]) * tile, where the shared tile is [64 k-rows][64 columns] (the O += P V pattern). P is
+ * rounded to bf16; each fragment of the tile is loaded once for all mt. */
+static __device__ __forceinline__ void mma_pb(float (*acc)[8][4], float (*s)[8][4], int mt, const bf16 *tile, int lane) {
 #pragma unroll
     for (int kk = 0; kk < 4; kk++) {
-        unsigned a[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
-                         pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+        unsigned a[FA_MT][4];
+#pragma unroll
+        for (int t = 0; t < mt; t++) {
+            a[t][0] = pack2(s[t][2 * kk][0], s[t][2 * kk][1]);
+            a[t][1] = pack2(s[t][2 * kk][2], s[t][2 * kk][3]);
+            a[t][2] = pack2(s[t][2 * kk + 1][0], s[t][2 * kk + 1][1]);
+            a[t][3] = pack2(s[t][2 * kk + 1][2], s[t][2 * kk + 1][3]);
+        }
 #pragma unroll
         for (int p = 0; p < 4; p++) {
             unsigned r[4];
             ldsm4t(r, tile + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * FA_LD + p * 16 + (lane >> 4) * 8);
-            mma(acc[2 * p], a, r[0], r[1]);
-            mma(acc[2 * p + 1], a, r[2], r[3]);
+#pragma unroll
+            for (int t = 0; t < mt; t++) {
+                mma(acc[t][2 * p], a[t], r[0], r[1]);
+                mma(acc[t][2 * p + 1], a[t], r[2], r[3]);
+            }
         }
     }
 }
@@ -130,24 +148,44 @@ static __device__ __forceinline__ void store_rows(bf16 *dst, long stride, float 
 
 /* ------------------------------------------------------------------ flash forward */
 
-/* grid (ceil(T/64), B*NH), 128 threads; the blocks with the most key tiles start first */
+/* grid (ceil(T/FA_BRF), B*NH), 128 threads; the blocks with the most key tiles start first. Warp w
+ * holds queries w*16*FA_MT .. of the block in FA_MT tiles of 16 rows; key tiles reaching past the
+ * block's first query are masked (the last FA_MT of them). */
 __global__ void __launch_bounds__(FA_THREADS) tl_flash_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int C,
                                                                   int NH, float sl2) {
-    __shared__ __align__(16) bf16 qs[FA_BR * FA_LD], ks[2][FA_BC * FA_LD], vs[2][FA_BC * FA_LD];
+    __shared__ __align__(16) bf16 ks[2][FA_BC * FA_LD], vs[2][FA_BC * FA_LD];
     int qb = gridDim.x - 1 - blockIdx.x, bh = blockIdx.y, b = bh / NH, h = bh % NH;
-    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, qlo = qb * FA_BRF;
     long C3 = 3L * C;
     const bf16 *base = qkv + (long)b * T * C3 + h * FA_D;
-    load_tile(qs, base, qb * FA_BR, T, C3, tid);
+    /* the block's queries pass through the key and value buffers into registers */
+    load_tile(ks[0], base, qlo, T, C3, tid);
+    load_tile(ks[1], base, qlo + 64, T, C3, tid);
+    cp_commit();
+    cp_wait_all();
+    __syncthreads();
+    unsigned qa[FA_MT][4][4];
+#pragma unroll
+    for (int t = 0; t < FA_MT; t++) {
+        int r = (warp * FA_MT + t) * 16;
+        load_a_frags(qa[t], ks[r / FA_BC], r % FA_BC, lane);
+    }
+    __syncthreads();
     load_tile(ks[0], base + C, 0, T, C3, tid);
     load_tile(vs[0], base + 2 * C, 0, T, C3, tid);
     cp_commit();
-    float o[8][4], mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
-    zero8x4(o);
-    unsigned qa[4][4];
-    int q0 = qb * FA_BR + warp * 16 + (lane >> 2); /* rows q0 and q0 + 8 of this thread */
-    for (int j = 0; j <= qb; j++) {
-        if (j < qb) {
+    float o[FA_MT][8][4], mrow[FA_MT][2], lrow[FA_MT][2];
+    int q0[FA_MT]; /* rows q0[t] and q0[t] + 8 of this thread */
+#pragma unroll
+    for (int t = 0; t < FA_MT; t++) {
+        zero8x4(o[t]);
+        mrow[t][0] = mrow[t][1] = -INFINITY;
+        lrow[t][0] = lrow[t][1] = 0.0f;
+        q0[t] = qlo + (warp * FA_MT + t) * 16 + (lane >> 2);
+    }
+    int last = qlo + FA_BRF - 1 < T - 1 ? qlo + FA_BRF - 1 : T - 1, nt = last / FA_BC + 1; /* key tiles */
+    for (int j = 0; j < nt; j++) {
+        if (j + 1 < nt) {
             load_tile(ks[(j + 1) & 1], base + C, (j + 1) * FA_BC, T, C3, tid);
             load_tile(vs[(j + 1) & 1], base + 2 * C, (j + 1) * FA_BC, T, C3, tid);
             cp_commit();
@@ -156,56 +194,63 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_fwd_kernel(bf16 *out, flo
             cp_wait_all();
         }
         __syncthreads();
-        if (j == 0) load_a_frags(qa, qs, warp * 16, lane);
-        float s[8][4];
-        zero8x4(s);
-        mma_abt(s, qa, ks[j & 1], lane);
-        float mx0 = mrow[0], mx1 = mrow[1];
+        float s[FA_MT][8][4];
 #pragma unroll
-        for (int n = 0; n < 8; n++)
+        for (int t = 0; t < FA_MT; t++) zero8x4(s[t]);
+        mma_abt(s, qa, FA_MT, ks[j & 1], lane);
+        int masked = (j + 1) * FA_BC > qlo + 1; /* some key of the tile lies past some query of the block */
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = j * FA_BC + n * 8 + (lane & 3) * 2 + (e & 1), q = q0 + (e >> 1) * 8;
-                float x = s[n][e] * sl2;
-                if (key > q) x = -INFINITY;
-                s[n][e] = x;
-                if (e < 2) mx0 = fmaxf(mx0, x);
-                else mx1 = fmaxf(mx1, x);
+        for (int t = 0; t < FA_MT; t++) {
+            float mx0 = mrow[t][0], mx1 = mrow[t][1];
+#pragma unroll
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int key = j * FA_BC + n * 8 + (lane & 3) * 2 + (e & 1), q = q0[t] + (e >> 1) * 8;
+                    float x = s[t][n][e] * sl2;
+                    if (masked && key > q) x = -INFINITY;
+                    s[t][n][e] = x;
+                    if (e < 2) mx0 = fmaxf(mx0, x);
+                    else mx1 = fmaxf(mx1, x);
+                }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            float corr0 = exp2f(mrow[t][0] - mx0), corr1 = exp2f(mrow[t][1] - mx1);
+            mrow[t][0] = mx0;
+            mrow[t][1] = mx1;
+            lrow[t][0] *= corr0;
+            lrow[t][1] *= corr1;
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                s[t][n][0] = exp2f(s[t][n][0] - mx0);
+                s[t][n][1] = exp2f(s[t][n][1] - mx0);
+                s[t][n][2] = exp2f(s[t][n][2] - mx1);
+                s[t][n][3] = exp2f(s[t][n][3] - mx1);
+                lrow[t][0] += s[t][n][0] + s[t][n][1];
+                lrow[t][1] += s[t][n][2] + s[t][n][3];
+                o[t][n][0] *= corr0;
+                o[t][n][1] *= corr0;
+                o[t][n][2] *= corr1;
+                o[t][n][3] *= corr1;
             }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        float corr0 = exp2f(mrow[0] - mx0), corr1 = exp2f(mrow[1] - mx1);
-        mrow[0] = mx0;
-        mrow[1] = mx1;
-        lrow[0] *= corr0;
-        lrow[1] *= corr1;
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            s[n][0] = exp2f(s[n][0] - mx0);
-            s[n][1] = exp2f(s[n][1] - mx0);
-            s[n][2] = exp2f(s[n][2] - mx1);
-            s[n][3] = exp2f(s[n][3] - mx1);
-            lrow[0] += s[n][0] + s[n][1];
-            lrow[1] += s[n][2] + s[n][3];
-            o[n][0] *= corr0;
-            o[n][1] *= corr0;
-            o[n][2] *= corr1;
-            o[n][3] *= corr1;
         }
-        mma_pb(o, s, vs[j & 1], lane);
+        mma_pb(o, s, FA_MT, vs[j & 1], lane);
         __syncthreads();
     }
-    float l0 = lrow[0], l1 = lrow[1];
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    store_rows(out + (long)b * T * C + h * FA_D, C, o, 1.0f / l0, 1.0f / l1, q0, T, lane);
-    if ((lane & 3) == 0) {
-        if (q0 < T) lse[(long)bh * T + q0] = mrow[0] + log2f(l0);
-        if (q0 + 8 < T) lse[(long)bh * T + q0 + 8] = mrow[1] + log2f(l1);
+#pragma unroll
+    for (int t = 0; t < FA_MT; t++) {
+        float l0 = lrow[t][0], l1 = lrow[t][1];
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        store_rows(out + (long)b * T * C + h * FA_D, C, o[t], 1.0f / l0, 1.0f / l1, q0[t], T, lane);
+        if ((lane & 3) == 0) {
+            if (q0[t] < T) lse[(long)bh * T + q0[t]] = mrow[t][0] + log2f(l0);
+            if (q0[t] + 8 < T) lse[(long)bh * T + q0[t] + 8] = mrow[t][1] + log2f(l1);
+        }
     }
 }
 
@@ -281,8 +326,8 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_bwd_dkdv_kernel(bf16 *dqk
         float st[8][4], dpt[8][4];
         zero8x4(st);
         zero8x4(dpt);
-        mma_abt(st, ka, qt, lane);  /* S^T = K Q^T: rows keys, columns queries */
-        mma_abt(dpt, va, dt, lane); /* dP^T = V dO^T */
+        mma_abt(&st, &ka, 1, qt, lane);  /* S^T = K Q^T: rows keys, columns queries */
+        mma_abt(&dpt, &va, 1, dt, lane); /* dP^T = V dO^T */
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
@@ -293,8 +338,8 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_bwd_dkdv_kernel(bf16 *dqk
                 st[n][e] = p;                          /* P^T */
                 dpt[n][e] = p * (dpt[n][e] - dlt[qc]); /* dS^T */
             }
-        mma_pb(dv, st, dt, lane);  /* dV += P^T dO */
-        mma_pb(dk, dpt, qt, lane); /* dK += dS^T Q */
+        mma_pb(&dv, &st, 1, dt, lane);  /* dV += P^T dO */
+        mma_pb(&dk, &dpt, 1, qt, lane); /* dK += dS^T Q */
         __syncthreads();
     }
     bf16 *dst = dqkv + (long)b * T * C3 + h * FA_D;
@@ -342,8 +387,8 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_bwd_dq_kernel(bf16 *dqkv,
         float s[8][4], dp[8][4];
         zero8x4(s);
         zero8x4(dp);
-        mma_abt(s, qa, kt, lane);  /* S = Q K^T */
-        mma_abt(dp, da, vt, lane); /* dP = dO V^T */
+        mma_abt(&s, &qa, 1, kt, lane);  /* S = Q K^T */
+        mma_abt(&dp, &da, 1, vt, lane); /* dP = dO V^T */
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
@@ -353,7 +398,7 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_bwd_dq_kernel(bf16 *dqkv,
                 if (key > q) p = 0.0f;
                 dp[n][e] = p * (dp[n][e] - (e < 2 ? d0 : d1)); /* dS */
             }
-        mma_pb(dq, dp, kt, lane); /* dQ += dS K */
+        mma_pb(&dq, &dp, 1, kt, lane); /* dQ += dS K */
         __syncthreads();
     }
     store_rows(dqkv + (long)b * T * C3 + h * FA_D, C3, dq, scale, scale, q0, T, lane);
@@ -475,7 +520,7 @@ extern "C" cudaError_t tl_cuda_attention_forward(tl_bf16 *out, float *lse, const
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs), sl2 = scale * LOG2E;
     if (hs == FA_D && !plain) {
-        dim3 grid(tl_ceil_div(T, FA_BR), B * NH);
+        dim3 grid(tl_ceil_div(T, FA_BRF), B * NH);
         tl_flash_fwd_kernel<<<grid, FA_THREADS, 0, s>>>(TL_BF(out), lse, TL_CBF(qkv), T, C, NH, sl2);
     } else {
         size_t smem = sizeof(float) * ((size_t)T + (size_t)hs);

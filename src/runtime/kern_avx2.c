@@ -200,7 +200,7 @@ static inline __attribute__((always_inline)) void qrows(const tl_wmat *w, int r,
     }
 }
 
-static int qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y) {
+int tl_kern_avx2_qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y) {
     int nb = w->cols / TL_QK, q8 = w->type == TL_GGML_Q8_0, G = q8 ? 4 : 8, ng = (nb + G - 1) / G, tail = nb - (ng - 1) * G;
     if (nb > MAX_NB || w->q8_min) return 0;
     __m256i xl[MAX_NB], xh[MAX_NB / 2], off[MAX_NB / 8]; /* Q8_0: |x|; Q4_0: x by pairs of blocks, 8 x block sums */
@@ -280,7 +280,7 @@ static void quantize(const float *x, int K, int8_t *q, float *d) {
 #define KERN_ROW_PREFETCH
 #define KERN_FROW frow
 #define KERN_QTT 2
-#define KERN_QDECODE qdecode
+#define KERN_QDECODE tl_kern_avx2_qdecode
 #include "runtime/kern_drive.h"
 
 const tl_kernels tl_kernels_avx2 = {"avx2", quantize, matmul};

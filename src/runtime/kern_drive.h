@@ -2,8 +2,11 @@
  * KERN_QTT is its integer tile's token count for prefill, KERN_QDECODE (optional) a decode path for
  * integer rows that returns 1 when it took the product, KERN_FROW (optional) the decode of one float
  * row (returns its dot product with the token), KERN_ROW_PREFETCH (optional) that its tiles ask
- * for wide rows themselves in decode (kern_tile.h). Defines the set's `matmul`. */
-static void matmul(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
+ * for wide rows themselves in decode (kern_tile.h). Defines the set's `matmul` (or KERN_MATMUL). */
+#ifndef KERN_MATMUL
+#define KERN_MATMUL matmul
+#endif
+static void KERN_MATMUL(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
     float acc[RMAX][4];
     if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */

@@ -54,14 +54,19 @@ typedef struct tl_kernels {
     void (*matmul)(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy);
 } tl_kernels;
 
-/* The best set this CPU runs; `name` forces one ("scalar", "avx2", ...): NULL when this build or
- * CPU lacks it. tl_kernels_at(i) walks this build's sets, best first, NULL past the last. */
+/* The best set for this CPU (avx512-d256 on AMD Zen 4, else the first that runs); `name` forces one
+ * ("scalar", "avx2", ...): NULL when this build or CPU lacks it. tl_kernels_at(i) walks this
+ * build's sets, best first, NULL past the last. */
 const tl_kernels *tl_kernels_best(void);
 const tl_kernels *tl_kernels_get(const char *name);
 const tl_kernels *tl_kernels_at(int i);
 
 /* The sets; each ISA's exists only in builds for its architecture (kernels.c picks among them). */
-extern const tl_kernels tl_kernels_scalar, tl_kernels_avx2, tl_kernels_avx512, tl_kernels_neon, tl_kernels_neon_dot;
+extern const tl_kernels tl_kernels_scalar, tl_kernels_avx2, tl_kernels_avx512, tl_kernels_avx512_d256, tl_kernels_neon,
+    tl_kernels_neon_dot;
+/* The avx2 set's decode of Q8_0/Q4_0 rows, which avx512-d256 shares: 1 when it took the product,
+ * 0 (nothing written) for rows it leaves to the tiles. */
+int tl_kern_avx2_qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y);
 
 /* The reference activation quantizer, shared by the sets. */
 void tl_kern_quantize_ref(const float *x, int K, int8_t *q, float *d);
