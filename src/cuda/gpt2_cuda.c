@@ -142,8 +142,8 @@ void tl_cuda_device_info(char *name, size_t n, double *peak) {
 /* With tl_cuda_opts.profile, every op of a step records a timing event when it ends; the time
  * between consecutive events is charged to the op ending there (launch gaps included, so the
  * ops add up to the GPU's whole step). Events are read back when the step waits anyway (reduce),
- * so timing adds no synchronisation; the first step (cuBLASLt heuristics, first touches) is not
- * counted. */
+ * or, when a step has more ops than PROF_EVENTS, at one extra wait each time they fill up; the
+ * first step (cuBLASLt heuristics, first touches) is not counted. */
 #define PROF_EVENTS 2048
 #define PROF_OPS 64
 struct prof {
@@ -172,7 +172,8 @@ static struct prof *prof_new(void) {
     return p;
 }
 
-/* Charges the recorded intervals to their ops (after the stream has been waited for) and starts over. */
+/* Charges the recorded intervals to their ops (after the stream has been waited for) and starts
+ * over from the last event, so the next op's interval is not lost. */
 static void prof_collect(struct prof *p) {
     for (int i = 1; i < p->n && p->steps > 0; i++) {
         float ms;
@@ -186,7 +187,13 @@ static void prof_collect(struct prof *p) {
         p->ms[k] += ms;
         p->calls[k]++;
     }
-    p->n = 0;
+    if (p->n > 1) {
+        cudaEvent_t last = p->ev[p->n - 1];
+        p->ev[p->n - 1] = p->ev[0];
+        p->ev[0] = last;
+    }
+    p->what[0] = NULL;
+    p->n = p->n ? 1 : 0;
 }
 
 /* mark(g, what): op `what` (a static string) ends here; NULL: timing starts here. */
@@ -197,7 +204,7 @@ static void mark(tl_cuda_gpt2 *g, const char *what) {
         cudaStreamSynchronize(g->s);
         prof_collect(p);
     }
-    p->what[p->n] = p->n ? what : NULL;
+    p->what[p->n] = p->n ? what : NULL; /* a first event only starts */
     cudaEventRecord(p->ev[p->n++], g->s);
 }
 

@@ -109,7 +109,7 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
 
 /* Decode of an F32 or F16 row: read front to back as one stream, into four accumulators (rows read
  * side by side stream from DRAM at about half the rate on an AMD Zen 4: kern_avx512.c). */
-static inline __attribute__((always_inline)) float frow_t(uint32_t type, const unsigned char *p, const float *x, int K) {
+static inline __attribute__((always_inline)) float frow(uint32_t type, const unsigned char *p, const float *x, int K) {
     size_t es = type == TL_GGML_F32 ? 4 : 2;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int k = 0;
@@ -123,11 +123,6 @@ static inline __attribute__((always_inline)) float frow_t(uint32_t type, const u
     float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     for (; k < K; k++) s += load1(type, p + (size_t)k * es) * x[k];
     return s;
-}
-
-static float frow(const tl_wmat *w, int r, const float *x) {
-    const unsigned char *p = (const unsigned char *)w->data + (size_t)r * w->row_bytes;
-    return w->type == TL_GGML_F32 ? frow_t(TL_GGML_F32, p, x, w->cols) : frow_t(TL_GGML_F16, p, x, w->cols);
 }
 
 #define MAX_NB 512 /* decode tables: blocks of the longest row (K <= 16384), else the tile path */

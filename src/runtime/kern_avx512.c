@@ -190,10 +190,10 @@ static inline __attribute__((always_inline)) void ftile(const tl_wmat *w, int r,
 }
 
 /* Decode of an F32 or F16 row: read front to back as one stream, into four accumulators. Rows
- * read side by side, as the tiles do, streamed from DRAM at about half the rate on this AMD Zen 4
- * (bench_decode f32, 1 thread: 4 rows at a time 14 GB/s at 3072x768 and 19 at 768x3072; one row
- * at a time 24-26 for both; bench_bandwidth 22-27). */
-static inline __attribute__((always_inline)) float frow_t(uint32_t type, const unsigned char *p, const float *x, int K) {
+ * read side by side, as the tiles do, streamed from DRAM at about half the rate on an AMD Zen 4
+ * (bench_decode f32, 1 thread: 4 rows at a time 14.5 GB/s at 3072x768 and 18.8 at 768x3072; one
+ * row at a time 24.8 and 28.0; bench_bandwidth 22-27). */
+static inline __attribute__((always_inline)) float frow(uint32_t type, const unsigned char *p, const float *x, int K) {
     size_t es = type == TL_GGML_F32 ? 4 : 2;
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     int k = 0;
@@ -206,11 +206,6 @@ static inline __attribute__((always_inline)) float frow_t(uint32_t type, const u
         acc[0] = _mm512_fmadd_ps(load_f(type, p + (size_t)k * es, m), _mm512_maskz_loadu_ps(m, x + k), acc[0]);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
-}
-
-static float frow(const tl_wmat *w, int r, const float *x) {
-    const unsigned char *p = (const unsigned char *)w->data + (size_t)r * w->row_bytes;
-    return w->type == TL_GGML_F32 ? frow_t(TL_GGML_F32, p, x, w->cols) : frow_t(TL_GGML_F16, p, x, w->cols);
 }
 
 #define MAX_KS 256 /* decode tables: 64-byte weight steps of the longest Q8_0 row (K <= 16384), else the tile path */

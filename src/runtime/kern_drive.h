@@ -1,7 +1,7 @@
 /* The matrix-product loop of a SIMD kernel set (kern_tile.h), included after its qtile and ftile;
  * KERN_QTT is its integer tile's token count for prefill, KERN_QDECODE (optional) a decode path for
- * integer rows that returns 1 when it took the product, KERN_FROW (optional) the decode of one float
- * row (returns its dot product with the token), KERN_ROW_PREFETCH (optional) that its tiles ask
+ * integer rows that returns 1 when it took the product, KERN_FROW(type, row, x, K) (optional) the
+ * decode of one F32 or F16 row (its dot product with the token x), KERN_ROW_PREFETCH (optional) that its tiles ask
  * for wide rows themselves in decode (kern_tile.h). Defines the set's `matmul` (or KERN_MATMUL). */
 #ifndef KERN_MATMUL
 #define KERN_MATMUL matmul
@@ -9,13 +9,17 @@
 static void KERN_MATMUL(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y, long ldy) {
     int q = w->type == TL_GGML_Q8_0 || w->type == TL_GGML_Q4_0;
     float acc[RMAX][4];
-    if (a->T == 1) { /* decode: DR rows at a time, in memory order, asking for the bytes PF ahead */
+    if (a->T == 1) { /* decode: rows in memory order, DR at a time (KERN_FROW: one), asking for the bytes PF ahead */
 #ifdef KERN_QDECODE
         if (q && KERN_QDECODE(w, r0, r1, a, bias, y)) return;
 #endif
 #ifdef KERN_FROW
-        if (!q) {
-            for (int r = r0; r < r1; r++) y[r] = KERN_FROW(w, r, a->f) + (bias ? bias[r] : 0);
+        if (!q) { /* the type a constant in each call, so each instance has its loads unswitched */
+            for (int r = r0; r < r1; r++) {
+                const unsigned char *p = (const unsigned char *)w->data + (size_t)r * w->row_bytes;
+                float d = w->type == TL_GGML_F32 ? KERN_FROW(TL_GGML_F32, p, a->f, w->cols) : KERN_FROW(TL_GGML_F16, p, a->f, w->cols);
+                y[r] = d + (bias ? bias[r] : 0);
+            }
             return;
         }
 #endif
