@@ -161,7 +161,7 @@ int main(void) {
     fprintf(stderr, "best: %s\n", tl_kernels_best()->name);
     static const int shapes[][3] = {{1, 32, 1},  {3, 32, 2},   {4, 64, 1},   {5, 96, 3},    {7, 160, 1},  {9, 288, 5},
                                     {13, 480, 7}, {16, 512, 4}, {33, 768, 1}, {17, 1056, 2}, {64, 3072, 3}, {6, 4096, 1},
-                                    {2, 96, 1},   {11, 224, 1}}; /* decode tails: 3 and 7 blocks */
+                                    {2, 96, 1},   {11, 224, 1}, {7, 2080, 1}}; /* decode tails: 3 and 7 blocks; wide rows read 2 at a time, an odd count */
     for (size_t t = 0; t < sizeof types / sizeof *types; t++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) test_shape(&g, types[t], shapes[s][0], shapes[s][1], shapes[s][2]);
     /* float weights also take K that is no multiple of 32 (or of any vector width) */

@@ -131,6 +131,11 @@ static inline __attribute__((always_inline)) float frow(uint32_t type, const uns
  * (q8_0 3072x768 from DRAM, this AMD EPYC: the per-row prefetch of the tile path 7.2 GB/s;
  * linear 2 KB ahead 9.5, 4 KB 10.0, 8 KB 9.7; 768x3072: 8.4, 6.3, 8.8, 10.4 GB/s). */
 #define PFL 8192
+/* Rows whose DR side by side span more than QWIDE bytes are read 2 at a time: four 3 KB rows read
+ * side by side streamed at about half the rate on an AMD Zen 4, as float rows did (kern_avx512.c);
+ * q8_0 768x3072 from DRAM, bench_decode medians of 7 alternating runs: 4 rows 15.7, 2 rows 23.7,
+ * 1 row 19.5 GB/s; 3072x768 (768-byte rows): 23.5, 24.1, 21.6; 2304x768: 28.8, 23.9, 20.9. */
+#define QWIDE 4096
 
 /* Decode of integer rows in groups of blocks whose 32-bit dot sums meet in one register (vphaddd /
  * vphaddw), so that a group costs one conversion, one scale product and one FMA; the token's side
@@ -173,20 +178,21 @@ static inline __attribute__((always_inline)) __m256i qgroup(int q8, const unsign
     return _mm256_hadd_epi32(_mm256_hadd_epi32(d[0], d[1]), _mm256_hadd_epi32(d[2], d[3]));
 }
 
-/* DR rows from r: acc[i] += each group's sums times d_w (shuffled by ctrl) times d_x (dxg) */
-static inline __attribute__((always_inline)) void qrows(const tl_wmat *w, int r, int r1, int q8, int ng, int tail, const int8_t *xq,
+/* n rows from r (n <= DR, a constant at each call): acc[i] += each group's sums times d_w (shuffled
+ * by ctrl) times d_x (dxg) */
+static inline __attribute__((always_inline)) void qrows(const tl_wmat *w, int r, int r1, int n, int q8, int ng, int tail, const int8_t *xq,
                                                         const __m256i *xl, const __m256i *xh, const __m256i *off,
                                                         const __m256 *dxg, __m128i cfull, __m128i clast, __m256 acc[DR]) {
     int G = q8 ? 4 : 8;
-    size_t qb = q8 ? 32 : 16, step = (size_t)DR * G * qb, end = (size_t)w->rows * w->row_bytes, o = (size_t)r * w->row_bytes + PFL;
-    const unsigned char *wr[DR];
-    const uint16_t *dw[DR];
-    tile_rows(w, r, r1, DR, wr, dw);
+    size_t qb = q8 ? 32 : 16, step = (size_t)n * G * qb, end = (size_t)w->rows * w->row_bytes, o = (size_t)r * w->row_bytes + PFL;
+    const unsigned char *wr[RMAX];
+    const uint16_t *dw[RMAX];
+    tile_rows(w, r, r1, n, wr, dw);
     for (int g = 0; g < ng; g++, o += step) {
         int b0 = g * G, last = g == ng - 1;
         for (size_t j = 0; j < step && o + j < end; j += 64) __builtin_prefetch((const char *)w->data + o + j);
         #pragma GCC unroll 4
-        for (int i = 0; i < DR; i++) {
+        for (int i = 0; i < n; i++) {
             __m256i s = last ? qgroup(q8, wr[i], b0, tail, xq, xl, xh, off) : qgroup(q8, wr[i], b0, G, xq, xl, xh, off);
             __m128i d16 = _mm_loadu_si128((const __m128i *)(dw[i] + b0)); /* with slack past the row (kernels.h) */
             __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_shuffle_epi8(d16, last ? clast : cfull)), dxg[g]);
@@ -236,13 +242,14 @@ int tl_kern_avx2_qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, cons
     }
     const __m128i cfull = _mm_loadu_si128((const __m128i *)ctrl[0]), clast = _mm_loadu_si128((const __m128i *)ctrl[1]);
     const int8_t *xq = a->q;
-    for (int r = r0; r < r1; r += DR) {
+    int n = (size_t)DR * w->row_bytes > QWIDE ? 2 : DR; /* rows read side by side */
+    for (int r = r0; r < r1; r += n) {
         __m256 acc[DR];
         #pragma GCC unroll 4
         for (int i = 0; i < DR; i++) acc[i] = _mm256_setzero_ps();
-        if (q8) qrows(w, r, r1, 1, ng, tail, xq, xl, xh, off, dxg, cfull, clast, acc);
-        else qrows(w, r, r1, 0, ng, tail, xq, xl, xh, off, dxg, cfull, clast, acc);
-        for (int i = 0; i < DR && r + i < r1; i++) y[r + i] = hsum(acc[i]) + (bias ? bias[r + i] : 0);
+        if (n == 2) q8 ? qrows(w, r, r1, 2, 1, ng, tail, xq, xl, xh, off, dxg, cfull, clast, acc) : qrows(w, r, r1, 2, 0, ng, tail, xq, xl, xh, off, dxg, cfull, clast, acc);
+        else q8 ? qrows(w, r, r1, DR, 1, ng, tail, xq, xl, xh, off, dxg, cfull, clast, acc) : qrows(w, r, r1, DR, 0, ng, tail, xq, xl, xh, off, dxg, cfull, clast, acc);
+        for (int i = 0; i < n && r + i < r1; i++) y[r + i] = hsum(acc[i]) + (bias ? bias[r + i] : 0);
     }
     return 1;
 }
