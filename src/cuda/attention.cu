@@ -133,6 +133,20 @@ static __device__ __forceinline__ void zero8x4(float a[8][4]) {
     for (int n = 0; n < 8; n++) a[n][0] = a[n][1] = a[n][2] = a[n][3] = 0.0f;
 }
 
+/* The causal mask on a 16 x 64 tile of C fragments: entries whose key lies past their query become
+ * -inf. Rows are queries and columns keys or, when kt, rows keys and columns queries; row0 is this
+ * thread's first row (g), col0 the tile's first column. Called on the tiles that reach past the
+ * diagonal only, so the others carry no comparisons. */
+static __device__ __forceinline__ void mask_causal(float a[8][4], int row0, int col0, int kt, int lane) {
+#pragma unroll
+    for (int n = 0; n < 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int row = row0 + (e >> 1) * 8, col = col0 + n * 8 + (lane & 3) * 2 + (e & 1);
+            if (kt ? col < row : col > row) a[n][e] = -INFINITY;
+        }
+}
+
 /* Stores 16 rows x 64 columns of C fragments (times mul) as bf16 to dst (row stride `stride`),
  * row r0 + g (and + 8) of the tile, skipping rows >= T. */
 static __device__ __forceinline__ void store_rows(bf16 *dst, long stride, float acc[8][4], float mul0, float mul1, int row,
@@ -198,25 +212,21 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_fwd_kernel(bf16 *out, flo
 #pragma unroll
         for (int t = 0; t < FA_MT; t++) zero8x4(s[t]);
         mma_abt(s, qa, FA_MT, ks[j & 1], lane);
-        int masked = (j + 1) * FA_BC > qlo + 1; /* some key of the tile lies past some query of the block */
+        if ((j + 1) * FA_BC > qlo + 1) /* some key of the tile lies past some query of the block */
+#pragma unroll
+            for (int t = 0; t < FA_MT; t++) mask_causal(s[t], q0[t], j * FA_BC, 0, lane);
 #pragma unroll
         for (int t = 0; t < FA_MT; t++) {
-            float mx0 = mrow[t][0], mx1 = mrow[t][1];
+            float mx0 = -INFINITY, mx1 = -INFINITY; /* of the raw q.k; scaled once a row (sl2 > 0) */
 #pragma unroll
-            for (int n = 0; n < 8; n++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int key = j * FA_BC + n * 8 + (lane & 3) * 2 + (e & 1), q = q0[t] + (e >> 1) * 8;
-                    float x = s[t][n][e] * sl2;
-                    if (masked && key > q) x = -INFINITY;
-                    s[t][n][e] = x;
-                    if (e < 2) mx0 = fmaxf(mx0, x);
-                    else mx1 = fmaxf(mx1, x);
-                }
+            for (int n = 0; n < 8; n++) {
+                mx0 = fmaxf(mx0, fmaxf(s[t][n][0], s[t][n][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[t][n][2], s[t][n][3]));
+            }
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx0 = fmaxf(mrow[t][0], sl2 * fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2)));
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            mx1 = fmaxf(mrow[t][1], sl2 * fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2)));
             float corr0 = exp2f(mrow[t][0] - mx0), corr1 = exp2f(mrow[t][1] - mx1);
             mrow[t][0] = mx0;
             mrow[t][1] = mx1;
@@ -224,10 +234,10 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_fwd_kernel(bf16 *out, flo
             lrow[t][1] *= corr1;
 #pragma unroll
             for (int n = 0; n < 8; n++) {
-                s[t][n][0] = exp2f(s[t][n][0] - mx0);
-                s[t][n][1] = exp2f(s[t][n][1] - mx0);
-                s[t][n][2] = exp2f(s[t][n][2] - mx1);
-                s[t][n][3] = exp2f(s[t][n][3] - mx1);
+                s[t][n][0] = exp2f(fmaf(s[t][n][0], sl2, -mx0));
+                s[t][n][1] = exp2f(fmaf(s[t][n][1], sl2, -mx0));
+                s[t][n][2] = exp2f(fmaf(s[t][n][2], sl2, -mx1));
+                s[t][n][3] = exp2f(fmaf(s[t][n][3], sl2, -mx1));
                 lrow[t][0] += s[t][n][0] + s[t][n][1];
                 lrow[t][1] += s[t][n][2] + s[t][n][3];
                 o[t][n][0] *= corr0;
@@ -328,13 +338,13 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_bwd_dkdv_kernel(bf16 *dqk
         zero8x4(dpt);
         mma_abt(&st, &ka, 1, qt, lane);  /* S^T = K Q^T: rows keys, columns queries */
         mma_abt(&dpt, &va, 1, dt, lane); /* dP^T = V dO^T */
+        if (i == kb) mask_causal(st, k0, i * FA_BR, 1, lane); /* the diagonal tile (FA_BR == FA_BC) */
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int qc = n * 8 + (lane & 3) * 2 + (e & 1), q = i * FA_BR + qc, key = k0 + (e >> 1) * 8;
+                int qc = n * 8 + (lane & 3) * 2 + (e & 1);
                 float p = exp2f(st[n][e] * sl2 - lt[qc]);
-                if (q < key) p = 0.0f;
                 st[n][e] = p;                          /* P^T */
                 dpt[n][e] = p * (dpt[n][e] - dlt[qc]); /* dS^T */
             }
@@ -389,13 +399,12 @@ __global__ void __launch_bounds__(FA_THREADS) tl_flash_bwd_dq_kernel(bf16 *dqkv,
         zero8x4(dp);
         mma_abt(&s, &qa, 1, kt, lane);  /* S = Q K^T */
         mma_abt(&dp, &da, 1, vt, lane); /* dP = dO V^T */
+        if (j == qb) mask_causal(s, q0, j * FA_BC, 0, lane); /* the diagonal tile */
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int key = j * FA_BC + n * 8 + (lane & 3) * 2 + (e & 1), q = q0 + (e >> 1) * 8;
                 float p = exp2f(s[n][e] * sl2 - (e < 2 ? l0 : l1));
-                if (key > q) p = 0.0f;
                 dp[n][e] = p * (dp[n][e] - (e < 2 ? d0 : d1)); /* dS */
             }
         mma_pb(&dq, &dp, 1, kt, lane); /* dQ += dS K */
