@@ -9,11 +9,13 @@
  *   - generation: greedy text equals the reference's argmax chain; stop strings cut the text
  *     before them, also when streamed; a seed gives the same sampled text twice;
  *   - classification: label log-probabilities equal sums of the reference's log-softmax;
- *   - errors: context overflow, bad ids, threads <= 0, unknown kernels are clear failures. */
+ *   - errors: context overflow, bad ids, threads <= 0, unknown kernels are clear failures;
+ *   - memory: a q8_0 file's pages leave memory once its matrices are repacked (Linux smaps). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -239,6 +241,70 @@ static void test_generate_classify(void) {
     unlink(path);
 }
 
+/* Whether madvise(MADV_DONTNEED) is carried out here: a private anonymous page reads back as zero
+ * after it (qemu-user ignores the call, and the page keeps its byte). */
+static int dontneed_works(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 0;
+    p[0] = 1;
+    int works = madvise(p, (size_t)page, MADV_DONTNEED) == 0 && ((volatile unsigned char *)p)[0] == 0;
+    munmap(p, (size_t)page);
+    return works;
+}
+
+/* kB resident of the mappings of files whose path ends in name (/proc/self/smaps), -1 without it */
+static long mapped_kb(const char *name) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[4096], perms[8];
+    unsigned long lo, hi;
+    long kb = 0, v;
+    int in = 0;
+    size_t nl = strlen(name);
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strcspn(line, "\n");
+        line[n] = 0;
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) in = n >= nl && !strcmp(line + n - nl, name); /* a mapping */
+        else if (in && sscanf(line, "Rss: %ld kB", &v) == 1) kb += v;
+    }
+    fclose(f);
+    return kb;
+}
+
+/* The repacked q8_0 matrices are in memory once: after opening the file and a token, at most half
+ * of the file is mapped in (it is all read while repacking; without the drop, all of it stays). */
+static void test_file_pages(void) {
+    if (!dontneed_works() || mapped_kb("/") < 0) {
+        fprintf(stderr, "file pages: skipped (madvise not carried out here, or no /proc/self/smaps)\n");
+        return;
+    }
+    tl_gpt2 m;
+    tl_err e;
+    make_model(&m, "2x2x384", 3, 1.0f); /* a 20 MB token embedding */
+    const char *path = "t_runtime_pages.gguf";
+    CHECK(tl_gguf_export_gpt2(&m, bpe, NULL, "t", TL_GGML_Q8_0, path, &e) == 0, "export: %s", e.msg);
+    tl_gpt2_free(&m);
+    tl_model *rm;
+    tl_ctx *c;
+    if (tl_model_open(&rm, path, &e) || tl_ctx_init(&c, rm, 0, 1, &e)) {
+        CHECK(0, "open: %s", e.msg);
+        return;
+    }
+    int32_t tok = 5;
+    CHECK(tl_ctx_eval(c, &tok, 1, NULL, &e), "eval: %s", e.msg);
+    FILE *f = fopen(path, "rb");
+    long size = 0;
+    if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (f) fclose(f);
+    long kb = mapped_kb(path);
+    fprintf(stderr, "file pages: %ld of %ld kB of %s mapped in after open and a token\n", kb, size >> 10, path);
+    CHECK(size > 0 && kb >= 0 && kb * 1024 < size / 2, "%s: %ld kB of %ld mapped in: the repacked pages were not let go of", path, kb, size >> 10);
+    tl_ctx_free(c);
+    tl_model_free(rm);
+    unlink(path);
+}
+
 int main(void) {
     tl_err e;
     if (getenv("TL_TEST_THREADS")) max_threads = atoi(getenv("TL_TEST_THREADS"));
@@ -254,6 +320,7 @@ int main(void) {
     test_logits("2x2x64", TL_GGML_Q8_0, 2.0f, 3e-2);
     test_logits("2x2x64", TL_GGML_Q4_0, 2.0f, 3e-2);
     test_generate_classify();
+    test_file_pages();
     tl_bpe_free(bpe);
     CHECK_DONE();
 }

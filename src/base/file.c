@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -36,6 +37,12 @@ void tl_map_close(tl_map *m) {
     if (m->data) munmap((void *)m->data, m->size);
     m->data = NULL;
     m->size = 0;
+}
+
+void tl_map_drop(const tl_map *m, const void *p, size_t n) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + n) / page * page;
+    if (m->data && hi > lo && lo >= (uintptr_t)m->data && hi <= (uintptr_t)m->data + m->size)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice only: on failure the pages just stay */
 }
 
 int tl_afile_open(tl_afile *a, const char *path, tl_err *e) {

@@ -18,6 +18,9 @@ typedef struct tl_map {
 
 int tl_map_open(tl_map *m, const char *path, tl_err *e);
 void tl_map_close(tl_map *m);
+/* Lets the whole pages of [p, p + n) (inside m) leave memory, for bytes that were copied and will
+ * not be read again: the mapping stays valid, and a later read brings them back from the file. */
+void tl_map_drop(const tl_map *m, const void *p, size_t n);
 
 /* An output file being written: `f` writes to `<path>.tmp.<pid>`; commit makes it `path`. */
 typedef struct tl_afile {
