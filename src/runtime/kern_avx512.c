@@ -304,7 +304,7 @@ const tl_kernels tl_kernels_avx512 = {"avx512", quantize, matmul};
  * 141; pp64 stays this set's (q4_0 584 against the avx2 set's 318). */
 #undef KERN_QDECODE
 #undef KERN_MATMUL
-#define KERN_QDECODE tl_kern_avx2_qdecode
+#define KERN_QDECODE tl_kern_avx2_qdecode_vnni
 #define KERN_MATMUL matmul_d256
 #include "runtime/kern_drive.h"
 

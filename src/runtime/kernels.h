@@ -67,6 +67,8 @@ extern const tl_kernels tl_kernels_scalar, tl_kernels_avx2, tl_kernels_avx512, t
 /* The avx2 set's decode of Q8_0/Q4_0 rows, which avx512-d256 shares: 1 when it took the product,
  * 0 (nothing written) for rows it leaves to the tiles. */
 int tl_kern_avx2_qdecode(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y);
+/* The same with vpdpbusd on 256-bit registers (AVX-512 VNNI + VL; the same sums): avx512-d256's. */
+int tl_kern_avx2_qdecode_vnni(const tl_wmat *w, int r0, int r1, const tl_act *a, const float *bias, float *y);
 
 /* The reference activation quantizer, shared by the sets. */
 void tl_kern_quantize_ref(const float *x, int K, int8_t *q, float *d);
