@@ -301,7 +301,8 @@ const tl_kernels tl_kernels_avx512 = {"avx512", quantize, matmul};
 /* The same with the avx2 set's integer decode (kern_avx2.c): its blocks grouped per conversion and
  * its linear prefetch beat the one above where 512-bit instructions run as two 256-bit halves. AMD
  * Zen 4, 124M tg128, 1 thread, medians of 5 alternating runs: q4_0 176 -> 263 tok/s, q8_0 120 ->
- * 141; pp64 stays this set's (q4_0 584 against the avx2 set's 318). */
+ * 141; pp64 stays this set's (q4_0 584 against the avx2 set's 318). Its sums by 256-bit vpdpbusd
+ * (tl_kern_avx2_qdecode_vnni: this set's CPUs have AVX-512 VNNI + VL). */
 #undef KERN_QDECODE
 #undef KERN_MATMUL
 #define KERN_QDECODE tl_kern_avx2_qdecode_vnni
